@@ -1,0 +1,117 @@
+"""The one module that owns the filesystem layout of a platform's data dir.
+
+Everything a platform keeps lives under one directory, so several platforms can live
+side by side and a backup is one tree::
+
+    DATA/
+      hub/            jupyterhub.sqlite, cookie secret, hub logs
+      records.sqlite  learning records (units, learners, events, results)
+      courses/<id>/   nbgrader course root (source/ release/ submitted/ autograded/
+                      feedback/ gradebook.sqlite nbgrader_config.py)
+      exchange/       nbgrader exchange root (unix permissions protect learners)
+      home/<user>/    learners' and trainers' homes
+      logs/           one log file per service
+      reports/        admin-only reports (e.g. generated initial passwords), mode 0700
+      run/            pid files, queues
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_VAR = "XUEFA_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """``$XUEFA_DATA_DIR``, else ``/var/lib/xuefa`` for root, else ``~/.local/share/xuefa``."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser().resolve()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/xuefa")
+    return Path.home() / ".local" / "share" / "xuefa"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """Paths inside one platform's data dir. Creating it is explicit (:meth:`ensure`)."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls, path: str | os.PathLike | None = None) -> "DataDir":
+        return cls(Path(path).expanduser().resolve() if path else default_data_dir())
+
+    # --- hub -----------------------------------------------------------------
+    @property
+    def hub(self) -> Path:
+        return self.root / "hub"
+
+    @property
+    def hub_db_url(self) -> str:
+        return os.environ.get("XUEFA_HUB_DB_URL") or f"sqlite:///{self.hub / 'jupyterhub.sqlite'}"
+
+    @property
+    def cookie_secret(self) -> Path:
+        return self.hub / "jupyterhub_cookie_secret"
+
+    # --- records -------------------------------------------------------------
+    @property
+    def records_db_url(self) -> str:
+        return os.environ.get("XUEFA_RECORDS_DB_URL") or f"sqlite:///{self.root / 'records.sqlite'}"
+
+    # --- nbgrader ------------------------------------------------------------
+    @property
+    def courses(self) -> Path:
+        return self.root / "courses"
+
+    def course_root(self, course_id: str) -> Path:
+        return self.courses / course_id
+
+    def gradebook_url(self, course_id: str) -> str:
+        tmpl = os.environ.get("XUEFA_GRADEBOOK_DB_URL")  # e.g. postgresql://.../gradebook_{course}
+        if tmpl:
+            return tmpl.format(course=course_id)
+        return f"sqlite:///{self.course_root(course_id) / 'gradebook.sqlite'}"
+
+    @property
+    def exchange(self) -> Path:
+        return self.root / "exchange"
+
+    # --- people --------------------------------------------------------------
+    @property
+    def homes(self) -> Path:
+        return self.root / "home"
+
+    def home(self, username: str) -> Path:
+        return self.homes / username
+
+    # --- operations ----------------------------------------------------------
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    def ensure(self) -> "DataDir":
+        """Create the tree with the permissions the platform relies on (idempotent)."""
+        for d in (self.root, self.hub, self.courses, self.homes, self.logs, self.run):
+            d.mkdir(parents=True, exist_ok=True)
+        self.hub.chmod(0o700)
+        self.reports.mkdir(parents=True, exist_ok=True)
+        self.reports.chmod(0o700)
+        # nbgrader's exchange must be world-writable with the sticky bit, like /tmp:
+        # learners (separate unix users) create their own inbound files, nobody else's.
+        self.exchange.mkdir(parents=True, exist_ok=True)
+        self.exchange.chmod(0o1777)
+        self.root.chmod(0o755)
+        self.homes.chmod(0o755)
+        return self

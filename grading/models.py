@@ -1,0 +1,277 @@
+"""SQLAlchemy models of the records database.
+
+Units form a tree (city → township/department → village/community). People come from the
+administrators' roster; credentials are kept apart from the learner row so report queries
+never touch password hashes. Completion is judged from results (passed assessments), never
+from time on page (国办函〔2026〕12号): there is deliberately no duration column anywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Audience(str, enum.Enum):
+    """Who a learner is (身份). Values are stable codes; labels are what the roster says."""
+
+    cadre = "cadre"
+    young_cadre = "young_cadre"
+    legal_staff = "legal_staff"
+    volunteer = "volunteer"
+
+    @property
+    def label(self) -> str:
+        return AUDIENCE_LABELS[self]
+
+
+AUDIENCE_LABELS = {
+    Audience.cadre: "干部",
+    Audience.young_cadre: "年轻干部",
+    Audience.legal_staff: "政法干警",
+    Audience.volunteer: "法律明白人",
+}
+
+
+class Role(str, enum.Enum):
+    """What a person may do on the platform (角色)."""
+
+    learner = "learner"
+    trainer = "trainer"
+    admin = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {Role.learner: "学员", Role.trainer: "讲师", Role.admin: "管理员"}
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(255), unique=True)  # 海安市/城东镇/新城社区
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[int] = mapped_column(Integer)  # 0 city, 1 township/department, 2 village
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+
+    parent: Mapped["Unit | None"] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list["Unit"]] = relationship(back_populates="parent")
+    learners: Mapped[list["Learner"]] = relationship(back_populates="unit")
+
+
+class Learner(Base):
+    """A person on the roster (any role: learners, trainers and admins are all people)."""
+
+    __tablename__ = "learners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    audience: Mapped[Audience] = mapped_column(Enum(Audience, native_enum=False, length=20))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    unit: Mapped[Unit] = relationship(back_populates="learners")
+    credential: Mapped["Credential | None"] = relationship(
+        back_populates="learner", uselist=False, cascade="all, delete-orphan"
+    )
+
+
+class Credential(Base):
+    """Password hash and lock-out state, checked by the hub's authenticator."""
+
+    __tablename__ = "credentials"
+
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    learner: Mapped[Learner] = relationship(back_populates="credential")
+
+
+class Course(Base):
+    """A published course (metadata copied from ``courses/<id>/course.yaml`` on publish)."""
+
+    __tablename__ = "courses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    hours: Mapped[float] = mapped_column(Float, default=0)  # 学时 credited when passed
+    pass_mark: Mapped[float] = mapped_column(Float, default=60)  # percent
+    audiences: Mapped[list] = mapped_column(JSON, default=list)
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Assessment(Base):
+    """A graded nbgrader assignment of a course."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (UniqueConstraint("course_id", "assignment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"), index=True)
+    assignment: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    max_score: Mapped[float] = mapped_column(Float, default=0)
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)  # has essay questions
+    policy: Mapped[str] = mapped_column(String(10), default="best")  # best | latest attempt
+    due: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Campaign(Base):
+    """A learning month (学习月): period, pass mark, required/elective courses per audience."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    pass_mark: Mapped[float] = mapped_column(Float, default=60)
+
+    courses: Mapped[list["CampaignCourse"]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan"
+    )
+
+
+class CampaignCourse(Base):
+    __tablename__ = "campaign_courses"
+    __table_args__ = (UniqueConstraint("campaign_id", "course_id", "audience"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"))
+    audience: Mapped[Audience] = mapped_column(Enum(Audience, native_enum=False, length=20))
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="courses")
+
+
+class LearningEvent(Base):
+    """Evidence of learning (lesson opened, section read, practice answered) — never durations."""
+
+    __tablename__ = "learning_events"
+    __table_args__ = (
+        UniqueConstraint("learner_id", "client_id"),
+        Index("ix_events_course_time", "course_id", "created_at"),
+        Index("ix_events_learner_course", "learner_id", "course_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"))
+    # Widgets make a uuid per event so a retried post is recorded once.
+    client_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # lesson_opened | section_read | practice_answered
+    course_id: Mapped[str | None] = mapped_column(String(64))
+    lesson: Mapped[str | None] = mapped_column(String(128))
+    item: Mapped[str | None] = mapped_column(String(128))
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GradingJob(Base):
+    """Durable queue of submissions to grade: one row per nbgrader submission timestamp."""
+
+    __tablename__ = "grading_jobs"
+    __table_args__ = (
+        UniqueConstraint("course_id", "assignment", "username", "submitted_at"),
+        Index("ix_jobs_state", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(64))
+    assignment: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(32))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    # queued -> running -> done | failed ; a running job whose worker died is re-queued
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    worker: Mapped[str | None] = mapped_column(String(64))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Result(Base):
+    """One graded attempt of an assessment."""
+
+    __tablename__ = "results"
+    __table_args__ = (
+        UniqueConstraint("learner_id", "course_id", "assignment", "attempt"),
+        Index("ix_results_course", "course_id", "assignment"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    course_id: Mapped[str] = mapped_column(String(64))
+    assignment: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("grading_jobs.id"), unique=True)
+    score: Mapped[float] = mapped_column(Float, default=0)
+    max_score: Mapped[float] = mapped_column(Float, default=0)
+    passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ok | needs_manual | bad_notebook | missing_notebook | timeout | too_large | error
+    outcome: Mapped[str] = mapped_column(String(32), default="ok")
+    message: Mapped[str | None] = mapped_column(Text)  # learner-readable (zh-CN)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    graded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    items: Mapped[list["ItemResult"]] = relationship(
+        back_populates="result", cascade="all, delete-orphan"
+    )
+
+
+class ItemResult(Base):
+    """Per-question outcome of a result, for item analysis by question and statute."""
+
+    __tablename__ = "item_results"
+    __table_args__ = (Index("ix_items_question", "course_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id"), index=True)
+    course_id: Mapped[str] = mapped_column(String(64))
+    question_id: Mapped[str] = mapped_column(String(64))
+    legal_basis: Mapped[str | None] = mapped_column(String(255))
+    points: Mapped[float] = mapped_column(Float, default=0)
+    max_points: Mapped[float] = mapped_column(Float, default=0)
+    correct: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    result: Mapped[Result] = relationship(back_populates="items")

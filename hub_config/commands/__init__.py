@@ -1,0 +1,7 @@
+"""Subcommands of ``xuefa``, one module per area; shared options live in ``options``.
+
+Each area registers its command group here (one line each)."""
+
+from hub_config.commands.db import db
+
+COMMANDS = [db]
