@@ -250,6 +250,9 @@ class Result(Base):
     # ok | needs_manual | bad_notebook | missing_notebook | timeout | too_large | error
     outcome: Mapped[str] = mapped_column(String(32), default="ok")
     message: Mapped[str | None] = mapped_column(Text)  # learner-readable (zh-CN)
+    # per question, for the learner's feedback: id, correct, points, max_points,
+    # explanation, legal_basis, answer (what they gave), key (shown after grading)
+    details: Mapped[list] = mapped_column(JSON, default=list)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     submitted_at: Mapped[datetime] = mapped_column(DateTime)
     graded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

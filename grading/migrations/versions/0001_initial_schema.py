@@ -160,6 +160,7 @@ def upgrade() -> None:
     sa.Column('passed', sa.Boolean(), nullable=False),
     sa.Column('outcome', sa.String(length=32), nullable=False),
     sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('late', sa.Boolean(), nullable=False),
     sa.Column('submitted_at', sa.DateTime(), nullable=False),
     sa.Column('graded_at', sa.DateTime(), nullable=False),
