@@ -190,6 +190,8 @@ class LearningEvent(Base):
         UniqueConstraint("learner_id", "client_id"),
         Index("ix_events_course_time", "course_id", "created_at"),
         Index("ix_events_learner_course", "learner_id", "course_id"),
+        # participation ("any event in the campaign period") is one seek per learner
+        Index("ix_events_learner_time", "learner_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

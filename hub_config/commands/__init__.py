@@ -3,5 +3,6 @@
 Each area registers its command group here (one line each)."""
 
 from hub_config.commands.db import db
+from hub_config.commands.report import report
 
-COMMANDS = [db]
+COMMANDS = [db, report]

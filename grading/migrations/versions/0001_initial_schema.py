@@ -147,6 +147,7 @@ def upgrade() -> None:
     with op.batch_alter_table('learning_events', schema=None) as batch_op:
         batch_op.create_index('ix_events_course_time', ['course_id', 'created_at'], unique=False)
         batch_op.create_index('ix_events_learner_course', ['learner_id', 'course_id'], unique=False)
+        batch_op.create_index('ix_events_learner_time', ['learner_id', 'created_at'], unique=False)
 
     op.create_table('results',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -207,6 +208,7 @@ def downgrade() -> None:
 
     op.drop_table('results')
     with op.batch_alter_table('learning_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_learner_time')
         batch_op.drop_index('ix_events_learner_course')
         batch_op.drop_index('ix_events_course_time')
 

@@ -1,0 +1,108 @@
+"""``xuefa report``: completion exports, certificates and the dashboard query benchmark."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from hub_config.commands.options import data_dir_option
+
+
+@click.group()
+def report() -> None:
+    """Learning-month reports (学习月报表)."""
+
+
+def _fail_unknown_campaign(fn, *args, **kwargs):
+    from grading.completion import CampaignNotFound
+
+    try:
+        return fn(*args, **kwargs)
+    except CampaignNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@report.command("export")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id (学习活动编号).")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@data_dir_option
+def export(datadir, campaign_id: str, fmt: str, output: Path) -> None:
+    """Export the completion report: xlsx (汇总/分单位/未完成名单) or csv (by unit)."""
+    from grading import exports
+
+    url = datadir.records_db_url
+    if fmt == "xlsx":
+        _fail_unknown_campaign(exports.write_xlsx, url, campaign_id, output)
+    else:
+        _fail_unknown_campaign(exports.write_csv, url, campaign_id, output)
+    click.echo(f"wrote {output}")
+
+
+@report.command("certificates")
+@click.option("--campaign", "campaign_id", required=True, help="Campaign id (学习活动编号).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True)
+@data_dir_option
+def certificates(datadir, campaign_id: str, output: Path) -> None:
+    """Write one 结业证书 PDF per learner who completed the campaign."""
+    from grading import certificates as certs
+
+    paths = _fail_unknown_campaign(certs.write_all, datadir.records_db_url, campaign_id, output)
+    click.echo(f"wrote {len(paths)} certificates to {output}")
+
+
+def bench_queries(url: str, campaign_id: str) -> list[tuple[str, object]]:
+    """Every query a dashboard page runs, by name (the bench times each)."""
+    from grading import reports
+    from grading.synth import COURSES
+
+    first_unit = int(reports.by_unit(url, campaign_id)["unit_id"].iloc[0])
+    queries = [
+        ("overview", lambda: reports.overview(url, campaign_id)),
+        ("by_unit", lambda: reports.by_unit(url, campaign_id)),
+        ("by_unit_drilldown", lambda: reports.by_unit(url, campaign_id, first_unit)),
+        ("people_of_unit", lambda: reports.people(url, campaign_id, first_unit)),
+        ("daily_trend", lambda: reports.daily_trend(url, campaign_id)),
+        ("laggards", lambda: reports.laggards(url, campaign_id)),
+        ("item_analysis_all", lambda: reports.item_analysis(url, campaign_id)),
+    ]
+    for cid, *_ in COURSES:
+        queries.append((f"item_analysis[{cid}]", lambda cid=cid: reports.item_analysis(url, campaign_id, cid)))
+    return queries
+
+
+@report.command("bench")
+@click.option("--learners", type=int, default=20000, show_default=True)
+@click.option("--seed", type=int, default=2026, show_default=True)
+@click.option("--keep", is_flag=True, help="Keep the temporary database and print its path.")
+def bench(learners: int, seed: int, keep: bool) -> None:
+    """Generate a synthetic city in a temp DB and time every dashboard query."""
+    from grading import migrate, synth
+
+    tmp = Path(tempfile.mkdtemp(prefix="xuefa-bench-"))
+    url = f"sqlite:///{tmp / 'records.sqlite'}"
+    try:
+        migrate.upgrade(url)
+        t0 = time.perf_counter()
+        summary = synth.generate(url, learners, seed=seed)
+        click.echo(
+            f"generated units={summary.units} learners={summary.learners} results={summary.results} "
+            f"items={summary.items} events={summary.events} in {time.perf_counter() - t0:.1f}s"
+        )
+        worst = 0.0
+        for name, fn in bench_queries(url, summary.campaign_id):
+            t = time.perf_counter()
+            fn()
+            dt = time.perf_counter() - t
+            worst = max(worst, dt)
+            click.echo(f"query {name:<34} {dt:.3f}s")
+        if keep:
+            click.echo(f"database kept at {url}")
+        click.echo(f"RESULT learners={summary.learners} events={summary.events} max_query_s={worst:.3f}")
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
