@@ -1,0 +1,19 @@
+"""xuefa lesson and quiz widgets (``import widgets as xf``). See widgets/README.md."""
+
+from widgets.grade import MIME, grade
+from widgets.model import Question, score
+from widgets.questions import (
+    CaseAnalysis,
+    Essay,
+    FillBlank,
+    MultipleChoice,
+    Ordering,
+    SingleChoice,
+    TrueFalse,
+)
+from widgets.session import current, setup
+
+__all__ = [
+    "MIME", "grade", "Question", "score", "setup", "current",
+    "SingleChoice", "MultipleChoice", "TrueFalse", "FillBlank", "Ordering", "CaseAnalysis", "Essay",
+]
