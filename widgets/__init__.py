@@ -12,8 +12,12 @@ from widgets.questions import (
     TrueFalse,
 )
 from widgets.session import current, setup
+from widgets.deadline import DeadlineCalculator
+from widgets.progress import ReadingProgress, Section
+from widgets.submit import Submit
 
 __all__ = [
     "MIME", "grade", "Question", "score", "setup", "current",
     "SingleChoice", "MultipleChoice", "TrueFalse", "FillBlank", "Ordering", "CaseAnalysis", "Essay",
+    "Submit", "ReadingProgress", "Section", "DeadlineCalculator",
 ]

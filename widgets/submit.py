@@ -1,0 +1,203 @@
+"""提交 widget: hands the learner's work to nbgrader from the kernel, then shows the result.
+
+On 提交 it (1) copies each essay answer into the notebook's nbgrader "Manually graded
+answer" markdown cell with the same grade_id, so formgrader shows it and flags it for
+manual grading, (2) runs nbgrader's ExchangeSubmit for the session's course/assignment
+(exchange root from ``XUEFA_EXCHANGE`` or the nbgrader config), (3) shows what was sent and
+when. 查看成绩 asks the records service (``GET api/results``, as the learner) for released
+results and falls back to nbgrader's fetched feedback files.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import ipywidgets as W
+import nbformat
+
+from widgets.events import records_url
+from widgets.session import Session, current
+
+
+def write_essays(notebook: Path, answers: dict, essay_ids: list[str]) -> list[str]:
+    """Put essay answers into the matching manually graded markdown cells (atomic write).
+    Returns the ids written."""
+    nb = nbformat.read(notebook, as_version=4)
+    written = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if cell.cell_type == "markdown" and meta.get("solution") and gid in essay_ids:
+            text = answers.get(gid)
+            if isinstance(text, str) and text.strip():
+                cell.source = text
+                written.append(gid)
+    if written:
+        tmp = notebook.with_name("." + notebook.name + ".tmp")
+        nbformat.write(nb, str(tmp))
+        os.replace(tmp, notebook)
+    return written
+
+
+def _layout(nb_dir: Path, course: str, assignment: str) -> tuple[Path, bool]:
+    """(Exchange.assignment_dir, path_includes_course) for a notebook in ``nb_dir``."""
+    if nb_dir.name == assignment and nb_dir.parent.name == course:
+        return nb_dir.parent.parent, True
+    return nb_dir.parent, False
+
+
+def nbgrader_submit(session: Session) -> dict:
+    """Run nbgrader submit for ``session``; returns {timestamp, files}. Raises on failure."""
+    from nbgrader.apps import NbGrader
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange import ExchangeFactory
+    from jupyter_core.paths import jupyter_config_path
+
+    nb_path = session.notebook_path()
+    nb_dir = nb_path.parent
+    assignment_dir, includes_course = _layout(nb_dir, session.course, session.assignment)
+    app = NbGrader()
+    app.config_file_paths.extend(jupyter_config_path() + [str(nb_dir)])
+    app.load_config_file()
+    config = app.config
+    if os.environ.get("XUEFA_EXCHANGE"):
+        config.Exchange.root = os.environ["XUEFA_EXCHANGE"]
+    config.Exchange.assignment_dir = str(assignment_dir)
+    config.Exchange.path_includes_course = includes_course
+    config.CourseDirectory.course_id = session.course
+    config.CourseDirectory.assignment_id = session.assignment
+    # the roster 账号, not the unix user "xf-<账号>"
+    config.CourseDirectory.student_id = session.username
+    coursedir = CourseDirectory(config=config)
+    auth = Authenticator(config=config)
+    sub = ExchangeFactory(config=config).Submit(coursedir=coursedir, authenticator=auth,
+                                                config=config)
+    sub.start()
+    files = sorted(str(p.relative_to(nb_dir)) for p in nb_dir.rglob("*")
+                   if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+    return {"timestamp": sub.timestamp, "files": files}
+
+
+def fetch_results(session: Session, timeout: float = 10) -> list[dict] | None:
+    """Released results of this learner for the session's assignment (None: unreachable)."""
+    base = records_url()
+    if not base:
+        return None
+    q = urlencode({"course": session.course, "assignment": session.assignment})
+    req = urllib.request.Request(
+        f"{base}api/results?{q}",
+        headers={"Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.load(r).get("results", [])
+    except Exception:
+        return None
+
+
+def feedback_files(session: Session) -> list[Path]:
+    """nbgrader fetch_feedback output beside the notebook (fallback when offline)."""
+    fb = session.notebook_path().parent / "feedback"
+    return sorted(fb.rglob("*.html")) if fb.is_dir() else []
+
+
+def results_html(results: list[dict]) -> str:
+    if not results:
+        return "<p>成绩尚未发布，请稍后点击“查看成绩”。</p>"
+    r = results[-1]
+    head = (f"<p><b>第 {r.get('attempt', 1)} 次提交：{r.get('score', 0):g} / "
+            f"{r.get('max_score', 0):g} 分 · {'已通过' if r.get('passed') else '未通过'}</b></p>")
+    if r.get("message"):
+        head += f"<p>{html.escape(str(r['message']))}</p>"
+    rows = []
+    for d in r.get("details") or []:
+        ok = d.get("correct")
+        mark = "✔" if ok else ("—" if ok is None else "✘")
+        parts = [f"<b>{mark} {html.escape(str(d.get('id')))}</b>（{d.get('points', 0):g}/"
+                 f"{d.get('max_points', 0):g} 分）"]
+        for label, k in (("你的答案", "answer"), ("正确答案", "key"), ("解析", "explanation"),
+                         ("法律依据", "legal_basis")):
+            v = d.get(k)
+            if v not in (None, "", [], {}):
+                v = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                parts.append(f"{label}：{html.escape(v)}")
+        rows.append("<li style='margin-bottom:6px'>" + "<br>".join(parts) + "</li>")
+    return head + "<ol style='padding-left:1.2em'>" + "".join(rows) + "</ol>"
+
+
+class Submit(W.VBox):
+    """提交 button + what was submitted + released score and explanations."""
+
+    def __init__(self, **kw):
+        self.session = current()
+        full = W.Layout(width="100%")
+        self.button = W.Button(description="提交", button_style="primary", icon="check",
+                               tooltip="提交本次作答，提交后由系统评分", layout=W.Layout(width="auto"))
+        self.results_button = W.Button(description="查看成绩", tooltip="查看已发布的成绩和解析",
+                                       layout=W.Layout(width="auto"))
+        self.status = W.HTML(layout=full)
+        self.results = W.HTML(layout=full)
+        self.button.on_click(lambda _b: self.submit())
+        self.results_button.on_click(lambda _b: self.show_results())
+        buttons = W.HBox([self.button, self.results_button],
+                         layout=W.Layout(width="100%", flex_flow="row wrap", gap="8px"))
+        super().__init__([buttons, self.status, self.results],
+                         layout=W.Layout(width="100%", border="1px solid #ddd", padding="8px"), **kw)
+        self.last = None
+
+    def unanswered(self) -> list[str]:
+        store = self.session.store
+        return [qid for qid in self.session.questions if store.get(qid) in (None, "", [], {})]
+
+    def submit(self) -> dict | None:
+        s = self.session
+        self.button.disabled = True
+        self.status.value = "正在提交……"
+        try:
+            store = s.reload()
+            essays = [qid for qid, q in s.questions.items() if q.type == "essay"]
+            if essays:
+                write_essays(s.notebook_path(), store.answers, essays)
+            info = nbgrader_submit(s)
+        except BaseException as e:  # nbgrader calls sys.exit via self.fail
+            self.status.value = (f"<span style='color:#c00' role='alert'>提交失败：{html.escape(str(e) or type(e).__name__)}"
+                                 "。请稍后重试，或联系管理员。</span>")
+            return None
+        finally:
+            self.button.disabled = False
+        self.last = info
+        missing = self.unanswered()
+        note = f"<br>未作答：{'、'.join(missing)}" if missing else ""
+        files = "、".join(html.escape(f) for f in info["files"] if not f.startswith("feedback/"))
+        self.status.value = (f"<div role='status'><b>已提交</b>（{html.escape(str(info['timestamp']))}）<br>"
+                             f"提交的文件：{files}{note}<br>系统正在评分，稍后点击“查看成绩”。</div>")
+        threading.Thread(target=self._poll, daemon=True).start()
+        return info
+
+    def _poll(self, tries: int = 12, every: float = 5) -> None:
+        for _ in range(tries):
+            time.sleep(every)
+            res = fetch_results(self.session, timeout=5)
+            if res:
+                self.results.value = results_html(res)
+                return
+
+    def show_results(self) -> None:
+        res = fetch_results(self.session)
+        if res is not None:
+            self.results.value = results_html(res)
+            return
+        files = feedback_files(self.session)
+        if files:
+            self.results.value = ("<p>成绩服务暂不可用。已发布的反馈：</p><ul>"
+                                  + "".join(f"<li>{html.escape(str(f.name))}</li>" for f in files) + "</ul>")
+        else:
+            self.results.value = "<p>成绩服务暂不可用，请稍后再试。</p>"
+
