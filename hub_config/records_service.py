@@ -1,0 +1,147 @@
+"""The ``records`` hub-managed service: learners' learning events in, their own results out.
+
+Run by JupyterHub as ``python -m hub_config.records_service`` (see hub_config/services.py).
+Every request is authenticated with a hub token (the learner's server token carries
+``access:services!service=records`` through ``Spawner.server_token_scopes``); the username
+always comes from the hub's answer about that token, never from the request body, so a
+learner can record and read only their own events and results.
+
+    POST {prefix}api/events        {client_id, kind, course_id, lesson, item, correct, payload}
+    GET  {prefix}api/results?course=..&assignment=..   this learner's graded attempts
+    GET  {prefix}api/me/learning   grading.learner_home.my_learning(url, username), if present
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubAuthenticated
+from tornado import web
+from tornado.httpserver import HTTPServer
+from traitlets import Integer, Unicode, default
+from traitlets.config import Configurable
+
+from grading import events as records
+from grading import migrate
+from grading.datadir import DataDir
+
+log = logging.getLogger("xuefa.records")
+
+
+class BaseHandler(HubAuthenticated, web.RequestHandler):
+    def initialize(self, db_url: str) -> None:
+        self.db_url = db_url
+
+    def learner(self) -> str:
+        """The hub user behind the token; services and anonymous callers are refused."""
+        user = self.current_user
+        if not user or user.get("kind", "user") != "user" or not user.get("name"):
+            raise web.HTTPError(403, "需要学员本人的登录凭据")
+        return user["name"]
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        reason = self._reason
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            reason = exc.log_message
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps({"error": reason}, ensure_ascii=False))
+
+    def send(self, data, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(data, ensure_ascii=False))
+
+
+class EventsHandler(BaseHandler):
+    async def post(self) -> None:
+        username = self.learner()
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "请求体不是有效的 JSON")
+        try:
+            rec = await asyncio.to_thread(records.record_event, self.db_url, username, body)
+        except records.BadEvent as e:
+            raise web.HTTPError(400, str(e))
+        if rec is None:
+            raise web.HTTPError(403, "学员名册中没有该账号")
+        self.send({"id": rec.id, "created": rec.created}, 201 if rec.created else 200)
+
+
+class ResultsHandler(BaseHandler):
+    async def get(self) -> None:
+        username = self.learner()
+        course = self.get_argument("course", "")
+        assignment = self.get_argument("assignment", "module")
+        if not course:
+            raise web.HTTPError(400, "缺少参数 course")
+        rows = await asyncio.to_thread(records.results_for, self.db_url, username, course, assignment)
+        self.send({"course": course, "assignment": assignment, "results": rows})
+
+
+class MyLearningHandler(BaseHandler):
+    async def get(self) -> None:
+        username = self.learner()
+        try:
+            home = importlib.import_module("grading.learner_home")
+        except ImportError:
+            raise web.HTTPError(404, "暂未提供")
+        data = await asyncio.to_thread(home.my_learning, self.db_url, username)
+        self.send(data)
+
+
+class HealthHandler(web.RequestHandler):
+    def get(self) -> None:
+        self.finish({"ok": True})
+
+
+class RecordsService(Configurable):
+    """Configuration of the records service (defaults from the hub's service environment)."""
+
+    db_url = Unicode(help="Records database URL (default: the data dir's records DB).").tag(config=True)
+    prefix = Unicode(help="URL prefix (default: $JUPYTERHUB_SERVICE_PREFIX).").tag(config=True)
+    port = Integer(help="Port to listen on (default: from $JUPYTERHUB_SERVICE_URL).").tag(config=True)
+    ip = Unicode("127.0.0.1", help="Address to listen on.").tag(config=True)
+
+    @default("db_url")
+    def _db_url(self):
+        return DataDir.from_env().records_db_url
+
+    @default("prefix")
+    def _prefix(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/records/")
+
+    @default("port")
+    def _port(self):
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10102")
+        return urlparse(url).port or 10102
+
+    def make_app(self) -> web.Application:
+        p = self.prefix if self.prefix.endswith("/") else self.prefix + "/"
+        args = {"db_url": self.db_url}
+        return web.Application([
+            (p + "api/events", EventsHandler, args),
+            (p + "api/results", ResultsHandler, args),
+            (p + "api/me/learning", MyLearningHandler, args),
+            (p + r"?", HealthHandler),
+        ])
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s records %(levelname)s %(message)s")
+    svc = RecordsService()
+    migrate.upgrade(svc.db_url)
+    server = HTTPServer(svc.make_app(), xheaders=True)
+    server.listen(svc.port, svc.ip)
+    log.info("records service on %s:%s%s", svc.ip, svc.port, svc.prefix)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
