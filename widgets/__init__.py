@@ -1,6 +1,6 @@
 """xuefa lesson and quiz widgets (``import widgets as xf``). See widgets/README.md."""
 
-from widgets.grade import MIME, grade
+from widgets.grade import MIME, grade, grade_item
 from widgets.model import Question, score
 from widgets.questions import (
     CaseAnalysis,
@@ -17,7 +17,7 @@ from widgets.progress import ReadingProgress, Section
 from widgets.submit import Submit
 
 __all__ = [
-    "MIME", "grade", "Question", "score", "setup", "current",
+    "MIME", "grade", "grade_item", "Question", "score", "setup", "current",
     "SingleChoice", "MultipleChoice", "TrueFalse", "FillBlank", "Ordering", "CaseAnalysis", "Essay",
     "Submit", "ReadingProgress", "Section", "DeadlineCalculator",
 ]

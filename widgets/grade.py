@@ -38,21 +38,28 @@ def _infer_question(qid: str, key: Any, points: float) -> model.Question:
 def grade(qid: str, key: Any = None, explanation: Any = "", *, points: float | None = None,
           legal_basis: str | None = None, partial: Any = None) -> float:
     """Score question ``qid`` from the saved answers; returns the points earned."""
+    item = grade_item(qid, key, explanation, points=points, legal_basis=legal_basis,
+                      partial=partial)
+    _display(item)
+    return float(item["points"])
+
+
+def grade_item(qid: str, key: Any = None, explanation: Any = "", *, points: float | None = None,
+               legal_basis: str | None = None, partial: Any = None) -> dict:
+    """The item record ``xf.grade`` displays (never raises)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return _grade(qid, key, explanation, points, legal_basis, partial)
         except Exception as e:  # last resort: report, score zero
-            item = {"id": qid, "type": None, "correct": False, "points": 0.0,
+            return {"id": qid, "type": None, "correct": False, "points": 0.0,
                     "max_points": float(points or 0), "legal_basis": legal_basis or "",
                     "explanation": explanation if isinstance(explanation, str) else "",
                     "answer": None, "key": None,
                     "problems": [f"评分出错：{type(e).__name__}: {e}"]}
-            _display(item)
-            return 0.0
 
 
-def _grade(qid, key, explanation, points, legal_basis, partial) -> float:
+def _grade(qid, key, explanation, points, legal_basis, partial) -> dict:
     sess = current()
     store = sess.reload()
     problems = list(store.problems)
@@ -88,15 +95,12 @@ def _grade(qid, key, explanation, points, legal_basis, partial) -> float:
     }
     if problems:
         item["problems"] = problems
-    _display(item)
-    return float(s.points)
+    return item
 
 
 def _display(item: dict) -> None:
     try:
         from IPython.display import display
-
-        from widgets.model import display_answer  # noqa: F401  (text fallback below)
 
         text = (f"{item['id']}: {item['points']:g}/{item['max_points']:g}"
                 + (" ✔" if item.get("correct") else ""))
