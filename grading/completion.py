@@ -190,7 +190,7 @@ per_learner AS (
            SUM(CASE WHEN required = 1 THEN best_pct END) AS sum_pct,
            MAX(CASE WHEN required = 1 THEN passed_at END) AS last_passed_at,
            SUM(CASE WHEN passed_at IS NOT NULL THEN hours ELSE 0 END) AS hours,
-           MAX(COALESCE(in_period, 0)) AS submitted_in_period
+           MAX(COALESCE(in_period, 0)) AS submitted_in_period{missing}
     FROM course_rows
     GROUP BY learner_id, unit_id
 ),
@@ -218,11 +218,20 @@ CASE WHEN lr.completed_at IS NOT NULL AND lr.completed_at >= :end_at THEN '{LATE
 """
 
 
-def with_learner_rows(body: str, *, unit_ids: bool = False):
+_MISSING_AGG = {
+    "sqlite": "group_concat(CASE WHEN required = 1 AND passed_at IS NULL THEN course_id END, '|')",
+    "postgresql": "string_agg(CASE WHEN required = 1 AND passed_at IS NULL THEN course_id END, '|')",
+}
+
+
+def with_learner_rows(body: str, *, unit_ids: bool = False, missing_for: str | None = None):
     """A ``text()`` query: the completion CTEs followed by ``body`` (which selects from
-    ``learner_rows`` / ``course_rows``). ``unit_ids`` limits the population to those units."""
+    ``learner_rows`` / ``course_rows``). ``unit_ids`` limits the population to those units;
+    ``missing_for`` (a dialect name) adds ``missing``: the required course ids not yet passed,
+    '|'-separated."""
     pop_filter = "AND l.unit_id IN :unit_ids" if unit_ids else ""
-    sql = "WITH " + _LEARNER_ROWS.format(pop_filter=pop_filter) + body
+    missing = f",\n           {_MISSING_AGG[missing_for]} AS missing" if missing_for else ""
+    sql = "WITH " + _LEARNER_ROWS.format(pop_filter=pop_filter, missing=missing) + body
     params = [
         bindparam("campaign_id", type_=String),
         bindparam("pass_mark", type_=Float),

@@ -268,7 +268,11 @@ class ItemResult(Base):
     """Per-question outcome of a result, for item analysis by question and statute."""
 
     __tablename__ = "item_results"
-    __table_args__ = (Index("ix_items_question", "course_id", "question_id"),)
+    __table_args__ = (
+        Index("ix_items_question", "course_id", "question_id"),
+        # item analysis reads a course's results, then their items from this index alone
+        Index("ix_items_result_cover", "result_id", "question_id", "correct", "legal_basis"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     result_id: Mapped[int] = mapped_column(ForeignKey("results.id"), index=True)

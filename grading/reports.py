@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import bindparam, text
+from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.engine import Connection
 
 from grading import completion as rules
@@ -291,7 +291,7 @@ _PEOPLE = f"""
 SELECT l.id AS learner_id, l.username, l.name, l.phone, l.audience, lr.unit_id,
        u.path AS unit_path, {rules.STATUS_SQL} AS status, lr.n_passed, lr.n_required,
        CASE WHEN lr.n_tested > 0 THEN lr.sum_pct / lr.n_tested END AS avg_score,
-       lr.hours, lr.completed_at
+       lr.hours, lr.completed_at{{missing}}
 FROM learner_rows lr
 JOIN learners l ON l.id = lr.learner_id
 JOIN units u ON u.id = lr.unit_id
@@ -300,12 +300,16 @@ ORDER BY u.path, l.name, l.username
 """
 
 
-def _people_frame(conn, camp, tree, unit_id: int | None, statuses=None) -> pd.DataFrame:
+def _people_frame(conn, camp, tree, unit_id: int | None, statuses=None, missing=False) -> pd.DataFrame:
     where = ""
     extra = {}
     if statuses:
         where = "WHERE (" + rules.STATUS_SQL + ") IN (" + ",".join(f"'{s}'" for s in statuses) + ")"
-    q = rules.with_learner_rows(_PEOPLE.format(where=where), unit_ids=unit_id is not None)
+    q = rules.with_learner_rows(
+        _PEOPLE.format(where=where, missing=", lr.missing" if missing else ""),
+        unit_ids=unit_id is not None,
+        missing_for=conn.dialect.name if missing else None,
+    )
     if unit_id is not None:
         extra["unit_ids"] = _descendants(tree, unit_id)
     df = pd.read_sql(q, conn, params=rules.params(camp, **extra))
@@ -338,19 +342,12 @@ def laggards(url: str, campaign_id: str, unit_id: int | None = None) -> pd.DataF
     with get_engine(url).connect() as conn:
         camp = rules.load_campaign(conn, campaign_id)
         tree = units(conn)
-        df = _people_frame(conn, camp, tree, unit_id, statuses=rules.LAGGARD_STATUSES)
-        missing = conn.execute(
-            rules.with_course_rows(
-                "SELECT learner_id, course_id FROM course_rows "
-                "WHERE required = 1 AND passed_at IS NULL ORDER BY course_id"
-            ),
-            rules.params(camp),
-        ).all()
+        df = _people_frame(conn, camp, tree, unit_id, statuses=rules.LAGGARD_STATUSES, missing=True)
     titles = camp.course_titles()
-    lacking: dict[int, list[str]] = {}
-    for learner_id, course_id in missing:
-        lacking.setdefault(learner_id, []).append(titles.get(course_id, course_id))
-    df["missing"] = ["、".join(lacking.get(i, [])) for i in df["learner_id"]]
+    df["missing"] = [
+        "、".join(titles.get(c, c) for c in sorted(m.split("|"))) if isinstance(m, str) and m else ""
+        for m in df["missing"]
+    ]
     df = df.sort_values(["top_unit", "unit_path", "status", "name"], kind="stable").reset_index(drop=True)
     return df[
         ["top_unit", "unit_path", "name", "username", "phone", "audience", "status", "n_passed",
@@ -404,27 +401,34 @@ class ItemAnalysis:
     statute_by_unit: pd.DataFrame
 
 
+# Driven from a course's results (in result order) into the covering item index: four times
+# faster on SQLite than walking the items of a course and looking their results up.
 _ITEMS = """
-SELECT l.unit_id, i.course_id, i.question_id, COALESCE(i.legal_basis, '') AS legal_basis,
+SELECT l.unit_id, r.course_id, i.question_id, COALESCE(i.legal_basis, '') AS legal_basis,
        COUNT(*) AS answers, SUM(CASE WHEN i.correct THEN 1 ELSE 0 END) AS correct
-FROM item_results i
-JOIN results r ON r.id = i.result_id
-JOIN learners l ON l.id = r.learner_id
-WHERE r.submitted_at >= :start_at
+FROM results r
+CROSS JOIN item_results i
+CROSS JOIN learners l
+WHERE r.course_id = :course_id AND r.submitted_at >= :start_at
+  AND i.result_id = r.id AND l.id = r.learner_id
   AND l.active AND l.role <> 'admin'
-  AND i.course_id IN :course_ids
-GROUP BY l.unit_id, i.course_id, i.question_id, COALESCE(i.legal_basis, '')
+GROUP BY l.unit_id, r.course_id, i.question_id, COALESCE(i.legal_basis, '')
 """
 
 
 def item_analysis(url: str, campaign_id: str, course_id: str | None = None) -> ItemAnalysis:
-    """Every answer since the campaign start counts (all attempts), hardest first."""
+    """Every answer since the campaign start counts (all attempts), hardest first.
+
+    ``course_id=None``: every course of the campaign (one grouped query per course)."""
     with get_engine(url).connect() as conn:
         camp = rules.load_campaign(conn, campaign_id)
         tree = units(conn)
         course_ids = [course_id] if course_id else sorted({c.course_id for c in camp.courses})
-        q = text(_ITEMS).bindparams(bindparam("course_ids", expanding=True))
-        raw = pd.read_sql(q, conn, params={"start_at": camp.start_at, "course_ids": course_ids or [""]})
+        q = text(_ITEMS).bindparams(bindparam("start_at", type_=DateTime))
+        frames = [pd.read_sql(q, conn, params={"start_at": camp.start_at, "course_id": c}) for c in course_ids]
+    raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["unit_id", "course_id", "question_id", "legal_basis", "answers", "correct"]
+    )
     titles = camp.course_titles()
     raw["answers"] = pd.to_numeric(raw["answers"]).astype(int)
     raw["correct"] = pd.to_numeric(raw["correct"]).astype(int)
