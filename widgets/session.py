@@ -62,6 +62,8 @@ class Session:
         self.questions[question.id] = question
         if widget is not None:
             self.widgets[question.id] = widget
+        for bar in list(self._progress):  # a bar at the top learns of questions below it
+            bar.refresh()
 
     def event(self, kind: str, item: str | None = None, correct: bool | None = None, **payload) -> None:
         """Queue a learning event (never blocks, never raises)."""
