@@ -3,6 +3,7 @@
 Each area registers its command group here (one line each)."""
 
 from hub_config.commands.db import db
+from hub_config.commands.ops import backup, restore
 from hub_config.commands.report import report
 
-COMMANDS = [db, report]
+COMMANDS = [db, report, backup, restore]
