@@ -1,0 +1,198 @@
+"""``xuefa course publish`` and ``xuefa campaign load``.
+
+Publishing a course: copy ``courses/<id>/source`` into the course root, let nbgrader generate
+the learner version and release it to the exchange, and upsert the Course/Assessment rows the
+records DB needs (我的学习, completion reports). Re-publishing is safe for learners who already
+started: nbgrader's release replaces only ``exchange/<course>/outbound/``; learners' fetched
+copies and their ``*.answers.json`` live in their homes and are never touched, and submissions
+in ``inbound/`` stay where they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from traitlets.config import Config
+
+from grading.courses import ASSIGNMENT, CampaignSpec, CourseSpec, course_dirs, courses_dir, load_campaign_file, load_course
+from grading.datadir import DataDir
+from grading.db import session_scope
+from grading.migrate import upgrade
+from grading.models import Assessment, Campaign, CampaignCourse, Course
+
+log = logging.getLogger(__name__)
+
+# Shown in the learner version where an essay answer will go (nbgrader's default is English).
+TEXT_STUB = "（提交时，作答框中的内容会自动填入此处，供讲师评阅。）"
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def nbgrader_config(root: Path, course_id: str, db_url: str, exchange: Path) -> Config:
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.db_url = db_url
+    c.Exchange.root = str(exchange)
+    c.Exchange.path_includes_course = True
+    c.ClearSolutions.text_stub = TEXT_STUB
+    c.ExchangeReleaseAssignment.force = True  # re-publish replaces outbound/ only
+    return c
+
+
+def course_config(datadir: DataDir, course_id: str) -> Config:
+    """The nbgrader config of a platform course: the grading area's when it is installed."""
+    try:
+        from grading import nbgrader_setup
+    except ImportError:
+        nbgrader_setup = None
+    if nbgrader_setup is not None and hasattr(nbgrader_setup, "course_config"):
+        c = nbgrader_setup.course_config(datadir, course_id)
+        c.ClearSolutions.text_stub = TEXT_STUB
+        c.ExchangeReleaseAssignment.force = True
+        return c
+    return nbgrader_config(datadir.course_root(course_id), course_id,
+                           datadir.gradebook_url(course_id), datadir.exchange)
+
+
+def nbgrader_api(root: Path, course_id: str, db_url: str, exchange: Path, config: Config | None = None):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    _venv_on_path()
+    config = config or nbgrader_config(Path(root), course_id, db_url, Path(exchange))
+    Path(exchange).mkdir(parents=True, exist_ok=True)
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def _venv_on_path() -> None:
+    """nbgrader's Gradebook runs the ``alembic`` script by name: find ours even when the venv
+    is not activated (``.venv/bin/xuefa`` run directly, services started by path)."""
+    bindir = str(Path(sys.executable).parent)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if bindir not in parts:
+        os.environ["PATH"] = os.pathsep.join([bindir, *parts])
+
+
+@dataclass
+class PublishReport:
+    course_id: str
+    title: str
+    max_score: float
+    released_to: Path
+    audience: list[str]
+
+
+def _course_dir(course: str | Path) -> Path:
+    p = Path(course)
+    if p.is_dir() and (p / "course.yaml").exists():
+        return p
+    return courses_dir() / str(course)
+
+
+def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | None = None) -> PublishReport:
+    """Generate and release ``courses/<course_id>`` (or the course folder ``source``)."""
+    cdir = Path(source) if source else _course_dir(course_id)
+    spec = load_course(cdir)
+    datadir.ensure()
+    if getattr(datadir, "root", None) is not None:
+        upgrade(datadir.records_db_url)
+    root = datadir.course_root(spec.id)
+    (root / "source").mkdir(parents=True, exist_ok=True)
+    target = root / "source" / ASSIGNMENT
+    # replace the source wholesale so a deleted lesson does not linger; nothing learners own lives here
+    tmp = root / "source" / f".{ASSIGNMENT}.new"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(cdir / "source" / ASSIGNMENT, tmp,
+                    ignore=shutil.ignore_patterns("*.answers.json", ".ipynb_checkpoints", "__pycache__"))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    shutil.copy2(cdir / "course.yaml", root / "course.yaml")
+
+    config = course_config(datadir, spec.id)
+    api = nbgrader_api(root, spec.id, datadir.gradebook_url(spec.id), datadir.exchange, config)
+    res = api.generate_assignment(ASSIGNMENT, force=True, create=True)
+    if not res.get("success"):
+        raise PublishError(f"{spec.id}: nbgrader generate_assignment failed:\n{res.get('error') or res.get('log')}")
+    res = api.release_assignment(ASSIGNMENT)
+    if not res.get("success"):
+        raise PublishError(f"{spec.id}: nbgrader release_assignment failed:\n{res.get('error') or res.get('log')}")
+    outbound = datadir.exchange / spec.id / "outbound" / ASSIGNMENT
+    # learners are separate unix users: they must be able to read (never write) the release
+    for p in [datadir.exchange / spec.id, datadir.exchange / spec.id / "outbound", *outbound.rglob("*"), outbound]:
+        try:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        except OSError:
+            pass
+    upsert_course(datadir.records_db_url, spec)
+    log.info("published %s (%g points) to %s", spec.id, spec.points, outbound)
+    return PublishReport(spec.id, spec.title, spec.points, outbound, [a.label for a in spec.audience])
+
+
+def upsert_course(url: str, spec: CourseSpec) -> None:
+    with session_scope(url) as s:
+        row = s.get(Course, spec.id) or Course(id=spec.id)
+        row.title = spec.title
+        row.hours = spec.hours
+        row.pass_mark = spec.pass_mark
+        row.audiences = [a.value for a in spec.audience]
+        row.meta = {
+            "summary": spec.summary,
+            "order": spec.order,
+            "lessons": [lesson.model_dump() for lesson in spec.lessons],
+            "assessment": spec.assessment.model_dump(),
+            "trainers": spec.trainers,
+            "laws": [law.model_dump() for law in spec.laws],
+        }
+        row.published_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        s.add(row)
+        s.flush()
+        a = s.query(Assessment).filter_by(course_id=spec.id, assignment=ASSIGNMENT).one_or_none()
+        if a is None:
+            a = Assessment(course_id=spec.id, assignment=ASSIGNMENT)
+            s.add(a)
+        a.title = spec.assessment.title
+        a.max_score = spec.points
+        a.manual = spec.assessment.manual
+
+
+def publish_all(datadir: DataDir, root: Path | None = None) -> list[PublishReport]:
+    return [publish_course(datadir, d.name, source=d) for d in course_dirs(root)]
+
+
+def load_campaign(datadir: DataDir | str, path: str | Path) -> CampaignSpec:
+    """Upsert the campaign of ``path`` and its course plan (replacing the previous plan).
+
+    Every course the plan names must be published first (it needs the Course row)."""
+    spec = load_campaign_file(path)
+    url = datadir.records_db_url if isinstance(datadir, DataDir) else str(datadir)
+    upgrade(url)
+    with session_scope(url) as s:
+        missing = [cid for cid in spec.course_ids() if s.get(Course, cid) is None]
+        if missing:
+            raise PublishError(f"{path}: 以下课程尚未发布：{', '.join(missing)}（先运行 xuefa course publish）")
+        row = s.get(Campaign, spec.id) or Campaign(id=spec.id)
+        row.name, row.start, row.end, row.pass_mark = spec.name, spec.start, spec.end, spec.pass_mark
+        s.add(row)
+        s.flush()
+        s.query(CampaignCourse).filter_by(campaign_id=spec.id).delete()
+        for aud, plan in spec.plans.items():
+            for cid in plan.required:
+                s.add(CampaignCourse(campaign_id=spec.id, course_id=cid, audience=aud, required=True))
+            for cid in plan.elective:
+                s.add(CampaignCourse(campaign_id=spec.id, course_id=cid, audience=aud, required=False))
+        # campaign-specific 学时: Course.hours is what completion credits, so keep them in step
+        for cid, hours in spec.hours.items():
+            c = s.get(Course, cid)
+            if c is not None:
+                c.hours = hours
+    return spec
