@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import ipywidgets as W
 import nbformat
 
+from widgets.answers import atomic_write_json
 from widgets.events import records_url
 from widgets.session import Session, current
 
@@ -147,7 +148,7 @@ class Submit(W.VBox):
         self.button.on_click(lambda _b: self.submit())
         self.results_button.on_click(lambda _b: self.show_results())
         buttons = W.HBox([self.button, self.results_button],
-                         layout=W.Layout(width="100%", flex_flow="row wrap", gap="8px"))
+                         layout=W.Layout(width="100%", flex_flow="row wrap"))
         super().__init__([buttons, self.status, self.results],
                          layout=W.Layout(width="100%", border="1px solid #ddd", padding="8px"), **kw)
         self.last = None
@@ -162,6 +163,8 @@ class Submit(W.VBox):
         self.status.value = "正在提交……"
         try:
             store = s.reload()
+            if not store.path.exists():  # an empty attempt still submits an answers file
+                atomic_write_json(store.path, {})
             essays = [qid for qid, q in s.questions.items() if q.type == "essay"]
             if essays:
                 write_essays(s.notebook_path(), store.answers, essays)
