@@ -1,0 +1,164 @@
+"""The Zero to JupyterHub values install a valid chart config and load xuefa with KubeSpawner.
+
+What helm does before rendering is redone here: coalesce our values over the chart's defaults
+(vendored chart-defaults.yaml) and validate against the chart's schema (vendored
+values.schema.json). Then the chart's hub.extraConfig snippets run against a traitlets Config
+the way the chart's jupyterhub_config.py runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import sys
+import types
+from pathlib import Path
+from types import SimpleNamespace
+
+import jsonschema
+import pytest
+import yaml
+from traitlets.config import Config
+
+K8S = Path(__file__).parents[2] / "hub_config" / "k8s"
+
+
+def coalesce(defaults: dict, values: dict) -> dict:
+    """Helm's merge of user values over chart defaults: maps merge, null deletes a key."""
+    out = copy.deepcopy(defaults)
+    for key, value in values.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = coalesce(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return json.loads((K8S / "values.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def values() -> dict:
+    ours = yaml.safe_load((K8S / "values.yaml").read_text(encoding="utf-8"))
+    return coalesce(yaml.safe_load((K8S / "chart-defaults.yaml").read_text()), ours)
+
+
+def test_values_validate_against_chart_schema(schema, values):
+    jsonschema.Draft7Validator.check_schema(schema)
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(values), key=str)
+    assert not errors, "\n".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_schema_catches_misplaced_values(schema, values):
+    """The vendored schema is strict enough to matter: a typo'd key fails as it would in helm."""
+    bad = copy.deepcopy(values)
+    bad["hub"]["extraVolumeMount"] = bad["hub"].pop("extraVolumeMounts")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+    bad = copy.deepcopy(values)
+    bad["hub"]["db"]["type"] = "postgresql"  # the chart spells it "postgres"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+def test_platform_uses_postgres_secrets_shared_storage_and_culler(values):
+    hub, single = values["hub"], values["singleuser"]
+    assert hub["db"]["type"] == "postgres" and hub["db"].get("password") is None
+    for var in ("PGPASSWORD", "XUEFA_RECORDS_DB_URL", "XUEFA_GRADEBOOK_DB_URL"):
+        assert "secretKeyRef" in hub["extraEnv"][var]["valueFrom"], var
+    claim = {v["persistentVolumeClaim"]["claimName"] for v in hub["extraVolumes"]}
+    assert claim == {v["persistentVolumeClaim"]["claimName"] for v in single["storage"]["extraVolumes"]}
+    mounts = {m["mountPath"] for m in single["storage"]["extraVolumeMounts"]}
+    assert "/srv/xuefa/exchange" in mounts
+    assert values["cull"]["enabled"] is True
+
+
+@pytest.fixture
+def chart_config(values, monkeypatch) -> Config:
+    """Run hub.extraConfig like the chart's jupyterhub_config.py, after the chart's own settings."""
+    def get_config(key, default=None):
+        node = values
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    monkeypatch.setitem(sys.modules, "z2jh", types.SimpleNamespace(get_config=get_config))
+    monkeypatch.setenv("XUEFA_DATA_DIR", "/srv/xuefa")
+    c = Config()
+    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"  # what the chart sets first
+    c.JupyterHub.db_url = values["hub"]["db"]["url"]
+    c.JupyterHub.hub_connect_url = "http://hub:8081"
+    c.KubeSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
+    for _key, snippet in sorted(values["hub"]["extraConfig"].items()):
+        exec(compile(snippet, f"hub.extraConfig.{_key}", "exec"), {"c": c})
+    return c
+
+
+def test_hub_config_loads_with_kubespawner(chart_config, values):
+    from jupyterhub.app import JupyterHub
+    from kubespawner import KubeSpawner
+
+    c = chart_config
+    assert c.JupyterHub.spawner_class == "kubespawner.KubeSpawner"
+    # chart-owned settings survive the platform config laid over them
+    assert c.JupyterHub.db_url == values["hub"]["db"]["url"]
+    assert c.JupyterHub.hub_connect_url == "http://hub:8081"
+    app = JupyterHub(config=c)
+    assert app.spawner_class is KubeSpawner
+
+
+@pytest.fixture
+def kubeconfig(tmp_path, monkeypatch):
+    """KubeSpawner loads a client config when created; this cluster is never contacted."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "none",
+        "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:9"}}],
+        "users": [{"name": "none", "user": {"token": "unused"}}],
+        "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
+    }))
+    from kubernetes_asyncio.config import kube_config
+
+    # read from $KUBECONFIG at import time, so set where the loader looks
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
+    return path
+
+
+@pytest.mark.parametrize(("groups", "slug"), [
+    (["role-learner", "audience-cadre"], "learner"),
+    (["role-trainer"], "trainer"),
+    (["role-learner", "role-admin"], "admin"),
+    ([], "learner"),
+])
+def test_profiles_per_role_and_uid_per_user(chart_config, kubeconfig, groups, slug):
+    asyncio.run(_check_profiles(chart_config, groups, slug))  # KubeSpawner wants a running loop
+
+
+async def _check_profiles(chart_config, groups, slug):
+    from kubespawner import KubeSpawner
+
+    spawner = KubeSpawner(_mock=True, config=chart_config)
+    spawner.user.id = 7
+    spawner.user.groups = [SimpleNamespace(name=g) for g in groups]
+    profiles = chart_config.KubeSpawner.profile_list(spawner)
+    assert [p["slug"] for p in profiles] == [slug]
+    assert spawner.uid(spawner) == 100007 and spawner.fs_gid == 100
+    assert spawner.environment["XUEFA_DATA_DIR"] == "/srv/xuefa"
+
+    spawner._apply_overrides(profiles[0]["kubespawner_override"])
+    mounts = {m["mountPath"] for m in spawner.volume_mounts}
+    assert "/home/jovyan" in mounts  # the chart's mounts are kept
+    assert ("/srv/xuefa/courses" in mounts) == (slug == "trainer")  # only trainers see course roots
+
+
+def test_runbook_documents_every_custom_setting(values):
+    readme = (K8S / "README.md").read_text(encoding="utf-8")
+    for key in values["custom"]["xuefa"]:
+        assert f"`{key}`" in readme, f"custom.xuefa.{key} is not documented in the runbook"
+    assert "4.4.0" in readme and "BSD" in readme
