@@ -404,7 +404,7 @@ class ItemAnalysis:
 # Driven from a course's results (in result order) into the covering item index: four times
 # faster on SQLite than walking the items of a course and looking their results up.
 _ITEMS = """
-SELECT l.unit_id, r.course_id, i.question_id, COALESCE(i.legal_basis, '') AS legal_basis,
+SELECT l.unit_id, i.question_id, MAX(COALESCE(i.legal_basis, '')) AS legal_basis,
        COUNT(*) AS answers, SUM(CASE WHEN i.correct THEN 1 ELSE 0 END) AS correct
 FROM results r
 CROSS JOIN item_results i
@@ -412,7 +412,7 @@ CROSS JOIN learners l
 WHERE r.course_id = :course_id AND r.submitted_at >= :start_at
   AND i.result_id = r.id AND l.id = r.learner_id
   AND l.active AND l.role <> 'admin'
-GROUP BY l.unit_id, r.course_id, i.question_id, COALESCE(i.legal_basis, '')
+GROUP BY l.unit_id, i.question_id
 """
 
 
@@ -425,7 +425,10 @@ def item_analysis(url: str, campaign_id: str, course_id: str | None = None) -> I
         tree = units(conn)
         course_ids = [course_id] if course_id else sorted({c.course_id for c in camp.courses})
         q = text(_ITEMS).bindparams(bindparam("start_at", type_=DateTime))
-        frames = [pd.read_sql(q, conn, params={"start_at": camp.start_at, "course_id": c}) for c in course_ids]
+        frames = [
+            pd.read_sql(q, conn, params={"start_at": camp.start_at, "course_id": c}).assign(course_id=c)
+            for c in course_ids
+        ]
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["unit_id", "course_id", "question_id", "legal_basis", "answers", "correct"]
     )

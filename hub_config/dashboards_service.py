@@ -1,0 +1,157 @@
+"""The ``dashboards`` hub-managed service: the administrators' completion dashboards (Voila).
+
+Standalone ``voila`` over a directory of dashboard notebooks, with preheated kernels
+(``--preheat_kernel=True --pool_size=N``): a page opens without waiting for a kernel to start and
+pandas/plotly to import. The notebooks call ``voila.utils.wait_for_request()`` after their imports
+so the queries run when an administrator asks, not when the kernel was warmed.
+
+Who may look: the hub does OAuth for us. Voila's identity provider is replaced by JupyterHub's
+(``HubIdentityProvider``), which admits only users holding ``access:services!service=dashboards``
+(granted to the ``role-admin`` group by :func:`service_role`) and answers 403 to anyone else.
+Viewers get no Jupyter server: standalone Voila has no contents or terminals API, and it already
+refuses every kernel message except comm traffic (no ``execute_request`` from the browser).
+
+The hub helper's ``hub_config/services.py`` picks up :func:`service_spec` and :func:`service_role`.
+Run by hand (no hub, loopback only, no auth) for development::
+
+    python -m hub_config.dashboards_service --port 8867
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
+from jupyterhub.utils import url_path_join
+from traitlets import Bool, Integer, Unicode
+from traitlets.config import Configurable
+
+from grading.datadir import DataDir
+
+NAME = "dashboards"
+ADMIN_GROUP = "role-admin"
+DEFAULT_PORT = 8867
+HERE = Path(__file__).parent
+NOTEBOOKS = HERE / "dashboards"
+PLOTLY_JS = "plotly.min.js"
+
+
+class DashboardsService(Configurable):
+    """How the hub runs the dashboards (values end up on Voila's command line)."""
+
+    port = Integer(
+        int(os.environ.get("XUEFA_DASHBOARDS_PORT", DEFAULT_PORT)),
+        help="Loopback port Voila listens on; the hub proxies /services/dashboards/ to it.",
+    ).tag(config=True)
+    preheat = Bool(True, help="Keep kernels warm with the dashboards imported (Voila preheat).").tag(config=True)
+    pool_size = Integer(1, help="Warm kernels kept per dashboard notebook.").tag(config=True)
+    notebooks = Unicode(str(NOTEBOOKS), help="Directory of the dashboard notebooks shipped with xuefa.").tag(
+        config=True
+    )
+
+    def runtime_dir(self, datadir: DataDir) -> Path:
+        return datadir.run / NAME
+
+    def prepare(self, datadir: DataDir) -> Path:
+        """Copy the notebooks and plotly.js into the run dir Voila serves (nothing else is there,
+        so the files route can serve nothing but plotly.js)."""
+        import plotly
+
+        dest = self.runtime_dir(datadir)
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        for nb in sorted(Path(self.notebooks).glob("*.ipynb")):
+            shutil.copy2(nb, dest / nb.name)
+        shutil.copy2(Path(plotly.__file__).parent / "package_data" / PLOTLY_JS, dest / PLOTLY_JS)
+        return dest
+
+    def voila_argv(self, root: Path, *, base_url: str = "/", hub: bool = True) -> list[str]:
+        argv = [
+            str(root),
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--Voila.port={self.port}",
+            f"--Voila.base_url={base_url}",
+            "--Voila.tornado_settings={'headers': {'Content-Security-Policy': \"frame-ancestors 'self'\"}}",
+            "--VoilaConfiguration.file_allowlist=['plotly\\.min\\.js']",
+            "--VoilaConfiguration.show_tracebacks=False",
+            "--VoilaConfiguration.http_header_envs=[]",
+        ]
+        if self.preheat:
+            argv += ["--preheat_kernel=True", f"--pool_size={self.pool_size}"]
+        if hub:
+            argv.append(f"--Voila.identity_provider_class={__name__}.HubIdentityProvider")
+        else:
+            argv.append("--Voila.token=")
+        return argv
+
+
+class HubIdentityProvider(JupyterHubIdentityProvider):
+    """JupyterHub OAuth for standalone Voila.
+
+    Voila mounts an identity provider's handlers as given, without its base URL, while the hub
+    sends the OAuth callback to ``{service prefix}oauth_callback``: prefix them here."""
+
+    def get_handlers(self):
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+        return [(url_path_join(prefix, path), *rest) for path, *rest in super().get_handlers()]
+
+
+def service_spec(datadir: DataDir, *, port: int | None = None) -> dict:
+    """The ``c.JupyterHub.services`` entry of the dashboards."""
+    svc = DashboardsService()
+    if port:
+        svc.port = port
+    return {
+        "name": NAME,
+        "url": f"http://127.0.0.1:{svc.port}",
+        "command": [sys.executable, "-m", "hub_config.dashboards_service", "--port", str(svc.port)],
+        "environment": {"XUEFA_DATA_DIR": str(datadir.root)},
+        "oauth_no_confirm": True,
+        "display": True,
+        "info": {"title": "学习完成情况仪表盘"},
+    }
+
+
+def service_role() -> dict:
+    """Administrators (and only they) may open the dashboards."""
+    return {
+        "name": "dashboards-viewer",
+        "description": "Open the completion dashboards (administrators)",
+        "scopes": [f"access:services!service={NAME}"],
+        "groups": [ADMIN_GROUP],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="xuefa completion dashboards (Voila)")
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--pool-size", type=int, default=None)
+    parser.add_argument("--no-preheat", action="store_true")
+    args = parser.parse_args(argv)
+    svc = DashboardsService()
+    if args.port:
+        svc.port = args.port
+    if args.pool_size:
+        svc.pool_size = args.pool_size
+    if args.no_preheat:
+        svc.preheat = False
+    datadir = DataDir.from_env()
+    root = svc.prepare(datadir)
+    hub = bool(os.environ.get("JUPYTERHUB_API_TOKEN"))
+    base_url = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/") if hub else "/"
+    # the kernels run only our notebooks, but they need not hold the service's hub token
+    os.environ.pop("JUPYTERHUB_API_TOKEN", None) if not hub else None
+    from voila.app import main as voila_main
+
+    sys.argv = ["voila", *svc.voila_argv(root, base_url=base_url, hub=hub)]
+    voila_main()
+
+
+if __name__ == "__main__":
+    main()
