@@ -185,9 +185,12 @@ def clear_tables(engine: Engine, metadata: MetaData) -> None:
 def _snapshot(url: str, out: Path, metadata: MetaData, create_schema) -> dict[str, int]:
     """Write a consistent SQLite snapshot of the database at ``url`` to ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    if _is_sqlite(url):
+    if _is_sqlite(url) and not _sqlite_path(url).exists():
+        create_schema(_sqlite_url(out))  # a platform with no data yet backs up as empty tables
+    elif _is_sqlite(url):
         _sqlite_copy(_sqlite_path(url), out)
     else:
+        # the snapshot gets this code's schema: `xuefa db upgrade` before backing up an old DB
         create_schema(_sqlite_url(out))
         snap, src = create_engine(_sqlite_url(out)), create_engine(url)
         try:
@@ -291,7 +294,6 @@ def backup(datadir: DataDir, out: Path, *, homes: bool = False) -> Manifest:
     with tempfile.TemporaryDirectory(prefix="xuefa-backup-") as tmp:
         tmp = Path(tmp)
         url = datadir.records_db_url
-        migrate.upgrade(url)  # an empty platform still backs up (and restores) cleanly
         records = _snapshot(url, tmp / "records.sqlite", _records_metadata(), migrate.upgrade)
         gradebooks = {}
         for cid in _course_ids(datadir):
