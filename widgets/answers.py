@@ -38,19 +38,17 @@ def find_notebook(
     (several lesson notebooks share one assignment dir).
     """
     cwd = Path(cwd or os.getcwd())
-    session = os.environ.get("JPY_SESSION_NAME", "")
-    if session.endswith(".ipynb"):
-        p = Path(session)
-        for cand in (p, cwd / p.name):
-            if cand.is_absolute() and cand.exists():
-                return cand
-        return cwd / p.name
     url = os.environ.get("VOILA_REQUEST_URL", "")
     if url:
         path = unquote(urlparse(url).path)
         m = re.search(r"([^/]+\.ipynb)$", path)
         if m and (cwd / m.group(1)).exists():
             return cwd / m.group(1)
+    # API path relative to the server root; the kernel's cwd is the notebook's dir
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if session.endswith(".ipynb"):
+        p = Path(session)
+        return p if p.is_absolute() else cwd / p.name
     notebooks = sorted(p for p in cwd.glob("*.ipynb") if not p.name.startswith("."))
     if len(notebooks) == 1:
         return notebooks[0]

@@ -21,6 +21,14 @@ from widgets.session import current
 
 FULL = dict(width="100%", max_width="100%")
 
+# ipywidgets gives radio labels a fixed one-line height: long options overflow on a phone
+STYLE = ("<style>.xf-question .widget-radio-box label,.xf-question .jupyter-widget-radio-box label"
+         "{height:auto;min-height:var(--jp-widgets-radio-item-height);line-height:1.5;"
+         "white-space:normal;margin-bottom:4px}"
+         ".xf-question .widget-html-content,.xf-question .jupyter-widget-html-content"
+         "{line-height:1.5;white-space:normal;overflow-wrap:anywhere}"
+         ".xf-question button:focus-visible{outline:2px solid #1a73e8}</style>")
+
 
 def _html(text: str) -> str:
     return html.escape(str(text)).replace("\n", "<br>")
@@ -81,7 +89,7 @@ class QuestionWidget(W.VBox):
         q = self.question
         label = model.TYPE_LABELS[q.type]
         pts = f"{q.max_points:g} 分"
-        return W.HTML(f"<div class='xf-stem' style='white-space:normal'><b>【{label}】</b>"
+        return W.HTML(f"{STYLE}<div class='xf-stem' style='white-space:normal'><b>【{label}】</b>"
                       f"<span style='color:#666'>（{pts}）</span> {_html(q.stem)}</div>",
                       layout=W.Layout(**FULL))
 
