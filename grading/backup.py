@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 
 from grading import migrate
 from grading.datadir import DataDir
-from grading.db import get_engine
+from grading.db import get_engine, normalize_url
 
 FORMAT = 1
 GRADEBOOK_FILES = ("gradebook.sqlite", "gradebook.sqlite-wal", "gradebook.sqlite-shm")
@@ -73,6 +73,11 @@ def _is_sqlite(url: str) -> bool:
 
 def _sqlite_path(url: str) -> Path:
     return Path(url.split("///", 1)[1])
+
+
+def _engine(url: str) -> Engine:
+    """A private engine (disposed after use), not the process-wide cached one."""
+    return create_engine(normalize_url(url))
 
 
 def _sqlite_url(path: Path) -> str:
@@ -192,7 +197,7 @@ def _snapshot(url: str, out: Path, metadata: MetaData, create_schema) -> dict[st
     else:
         # the snapshot gets this code's schema: `xuefa db upgrade` before backing up an old DB
         create_schema(_sqlite_url(out))
-        snap, src = create_engine(_sqlite_url(out)), create_engine(url)
+        snap, src = create_engine(_sqlite_url(out)), _engine(url)
         try:
             clear_tables(snap, metadata)
             copy_tables(src, snap, metadata)
@@ -211,10 +216,10 @@ def _load(snapshot: Path, url: str, metadata: MetaData, create_schema) -> dict[s
     if _is_sqlite(url):
         target = _sqlite_path(url)
         _sqlite_copy(snapshot, target)
-        engine = create_engine(url)
+        engine = _engine(url)
     else:
         create_schema(url)
-        engine = create_engine(url)
+        engine = _engine(url)
         clear_tables(engine, metadata)
         snap = create_engine(_sqlite_url(snapshot))
         copy_tables(snap, engine, metadata)
@@ -228,7 +233,7 @@ def _load(snapshot: Path, url: str, metadata: MetaData, create_schema) -> dict[s
 def _has_gradebook(url: str) -> bool:
     if _is_sqlite(url) and not _sqlite_path(url).exists():
         return False
-    engine = create_engine(url)
+    engine = _engine(url)
     try:
         return inspect(engine).has_table("course")
     finally:
@@ -238,7 +243,7 @@ def _has_gradebook(url: str) -> bool:
 def _create_gradebook(url: str) -> None:
     # not nbgrader.api.Gradebook(): it shells out to `alembic heads` for its stamp, which
     # copy_tables brings over from the source instead
-    engine = create_engine(url)
+    engine = _engine(url)
     try:
         _gradebook_metadata().create_all(engine)
     finally:

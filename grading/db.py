@@ -26,8 +26,18 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def normalize_url(url: str) -> str:
+    """``postgresql://`` / ``postgres://`` (what operators and Heroku-style secrets give) mean
+    psycopg 3 here: SQLAlchemy would otherwise pick psycopg2, which we do not install."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; for SQLite make the parent dir and switch on WAL."""
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
