@@ -162,3 +162,22 @@ def test_runbook_documents_every_custom_setting(values):
     for key in values["custom"]["xuefa"]:
         assert f"`{key}`" in readme, f"custom.xuefa.{key} is not documented in the runbook"
     assert "4.4.0" in readme and "BSD" in readme
+
+
+def test_hub_db_url_scheme_works_on_real_postgresql(values, pg_url):
+    """hub.db.url's driver (psycopg 3) is one JupyterHub's ORM accepts: tables, a user, a group."""
+    from jupyterhub import orm
+
+    scheme = values["hub"]["db"]["url"].split("://", 1)[0]
+    url = pg_url.replace("postgresql+psycopg", scheme)
+    session = orm.new_session_factory(url)()
+    try:
+        group = orm.Group(name="role-learner")
+        user = orm.User(name="ganbu1")
+        user.groups.append(group)
+        session.add_all([group, user])
+        session.commit()
+        assert session.query(orm.User).one().groups[0].name == "role-learner"
+    finally:
+        session.close()
+        session.get_bind().dispose()
