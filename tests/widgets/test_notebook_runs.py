@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -53,7 +55,8 @@ def test_example_executes_under_nbclient(tmp_path, env, monkeypatch):
     assert not (nb_path.parent / "all_widgets.answers.json").exists()  # nothing answered yet
 
 
-def test_example_renders_under_voila(tmp_path, env):
+@contextmanager
+def voila_server(tmp_path, env):
     root = tmp_path / "voila"
     root.mkdir()
     shutil.copy(EXAMPLE, root / "all_widgets.ipynb")
@@ -76,11 +79,7 @@ def test_example_renders_under_voila(tmp_path, env):
                     break
                 time.sleep(0.5)
         assert page is not None, "voila did not answer"
-        assert "Traceback" not in page and "Error" not in page.split("</head>", 1)[-1]
-        assert "There was an error when executing cell" not in page
-        assert page.count(WIDGET_MIME) >= 10
-        assert "法定期限计算器" in page or "DeadlineCalculator" in page
-        assert 'name="viewport"' in page  # phone layout
+        yield root, port, page
     finally:
         proc.terminate()
         try:
@@ -88,3 +87,39 @@ def test_example_renders_under_voila(tmp_path, env):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_example_renders_under_voila(tmp_path, env):
+    with voila_server(tmp_path, env) as (_root, _port, page):
+        assert "Traceback" not in page and "Error" not in page.split("</head>", 1)[-1]
+        assert "There was an error when executing cell" not in page
+        assert page.count(WIDGET_MIME) >= 10
+        assert "法定期限计算器" in page or "DeadlineCalculator" in page
+        assert 'name="viewport"' in page  # phone layout
+
+
+@pytest.mark.browser
+def test_phone_width_and_keyboard_answering(tmp_path, env):
+    """At 375 px nothing scrolls sideways, and a learner using only the keyboard answers a
+    question that is then saved beside the notebook."""
+    pw = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("no chromium")
+    with voila_server(tmp_path, env) as (root, port, _page), pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 375, "height": 800})
+            page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
+            page.wait_for_selector(".xf-question input[type=radio]", timeout=90_000)
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= 376, f"page is {overflow}px wide at a 375px viewport"
+            first = page.locator(".xf-question input[type=radio]").first
+            first.focus()
+            page.keyboard.press("Space")
+            answers = root / "all_widgets.answers.json"
+            deadline = time.monotonic() + 20
+            while not answers.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert json.loads(answers.read_text(encoding="utf-8")) == {"p01": "A"}
+        finally:
+            browser.close()
