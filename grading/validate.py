@@ -531,3 +531,32 @@ def _first_variant(key: Any) -> Any:
     if isinstance(key, list):  # fill: accepted variants per blank
         return [b[0] if isinstance(b, list) else b for b in key]
     return key
+
+
+def validate_campaign(path: str | Path, courses_root: str | Path | None = None) -> list[Problem]:
+    """A campaign plan fits its schema and plans only existing courses for their audiences."""
+    from grading.courses import courses_dir, load_campaign_file
+
+    path = Path(path)
+    try:
+        spec = load_campaign_file(path)
+    except FormatError as e:
+        return [Problem(path.name, None, f, m) for f, m in e.problems]
+    root = Path(courses_root) if courses_root else courses_dir()
+    out: list[Problem] = []
+    for aud, plan in spec.plans.items():
+        for kind, ids in (("required", plan.required), ("elective", plan.elective)):
+            for cid in ids:
+                try:
+                    course = load_course(root / cid / "course.yaml")
+                except FormatError as e:
+                    out.append(Problem(path.name, None, f"plans.{aud.label}.{kind}",
+                                       f"课程 {cid} 不存在或 course.yaml 有误：{e.problems[0][1]}"))
+                    continue
+                if aud not in course.audience:
+                    out.append(Problem(path.name, None, f"plans.{aud.label}.{kind}",
+                                       f"课程 {cid} 不面向{aud.label}（course.yaml audience）"))
+    for cid in spec.hours:
+        if cid not in spec.course_ids():
+            out.append(Problem(path.name, None, f"hours.{cid}", "计划中没有这门课程"))
+    return out
