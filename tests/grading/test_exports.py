@@ -17,15 +17,25 @@ from hub_config.cli import main
 TODAY = date(2026, 11, 20)
 
 
-@pytest.fixture(scope="module")
-def city(tmp_path_factory):
+def make_city(tmp_path_factory, learners: int):
     from grading import migrate
     from grading.datadir import DataDir
 
     datadir = DataDir(tmp_path_factory.mktemp("exports") / "data").ensure()
     migrate.upgrade(datadir.records_db_url)
-    summary = synth.generate(datadir.records_db_url, 300, seed=7, events_per_participant=(2, 5))
+    summary = synth.generate(datadir.records_db_url, learners, seed=7, events_per_participant=(2, 5))
     return datadir, summary.campaign_id
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    return make_city(tmp_path_factory, 300)
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    """Small enough that writing every certificate stays quick."""
+    return make_city(tmp_path_factory, 40)
 
 
 def test_xlsx_numbers_equal_the_dashboard_queries(city, tmp_path):
@@ -109,8 +119,8 @@ def pdf_text(data: bytes) -> str:
     return "".join(out)
 
 
-def test_certificates_for_completed_learners_only(city, tmp_path):
-    datadir, cid = city
+def test_certificates_for_completed_learners_only(town, tmp_path):
+    datadir, cid = town
     runner = CliRunner()
     res = runner.invoke(main, ["report", "certificates", "--data-dir", str(datadir.root), "--campaign", cid, "-o", str(tmp_path / "certs")])
     assert res.exit_code == 0, res.output

@@ -177,3 +177,18 @@ def test_item_analysis_per_question_and_statute(url):
 def test_labels_are_chinese(url):
     df = reports.labelled(reports.by_unit(url, CID))
     assert {"单位", "应学人数", "参学率", "完成率", "合格率"} <= set(df.columns)
+
+
+def test_bench_times_every_dashboard_query():
+    from click.testing import CliRunner
+
+    from hub_config.cli import main
+
+    res = CliRunner().invoke(main, ["report", "bench", "--learners", "500"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert any(line.startswith("query overview") for line in lines)
+    assert any(line.startswith("query laggards") for line in lines)
+    last = lines[-1]
+    m = __import__("re").fullmatch(r"RESULT learners=500 events=(\d+) max_query_s=([0-9.]+)", last)
+    assert m and int(m.group(1)) >= 500 * 80 * 0.8, last
