@@ -141,14 +141,24 @@ class XuefaLoginHandler(LoginHandler):
 class XuefaAuthenticator(Authenticator):
     """Roster accounts: username + password against the records DB (``grading.accounts``)."""
 
-    db_url = Unicode(
+    data_dir = Unicode(help="Platform data dir (default: $XUEFA_DATA_DIR).").tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self):
+        return str(DataDir.from_env().root)
+
+    records_db_url = Unicode(
         help="Records database holding people and their credentials "
-        "(default: the data dir's records DB, $XUEFA_DATA_DIR).",
+        "(default: the records DB of data_dir).",
     ).tag(config=True)
 
-    @default("db_url")
-    def _default_db_url(self):
-        return DataDir.from_env().records_db_url
+    @default("records_db_url")
+    def _default_records_db_url(self):
+        return DataDir.from_env(self.data_dir).records_db_url
+
+    @property
+    def db_url(self) -> str:
+        return self.records_db_url
 
     change_timeout = Integer(
         600,

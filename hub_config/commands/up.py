@@ -1,0 +1,135 @@
+"""``xuefa up``: run the platform in the foreground (hub, proxy, services, learners' servers).
+
+Ctrl-C or SIGTERM stops everything it started: the hub is asked to shut down (it stops the proxy,
+the managed services and every single-user server), then any process still carrying this run's
+``XUEFA_RUN_ID`` in its environment is terminated, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import click
+
+from hub_config.commands.options import data_dir_option
+
+HUB_CONFIG = Path(__file__).resolve().parent.parent / "jupyterhub_config.py"
+RUN_ID_VAR = "XUEFA_RUN_ID"
+
+
+def processes_of_run(run_id: str) -> list[int]:
+    """Pids whose environment carries ``XUEFA_RUN_ID=run_id`` (root sees every process)."""
+    marker = f"{RUN_ID_VAR}={run_id}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            env = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in env.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def stop_run(run_id: str, grace: float = 10.0) -> list[int]:
+    """SIGTERM, then SIGKILL, every leftover process of the run; returns those found."""
+    found = processes_of_run(run_id)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in processes_of_run(run_id):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while processes_of_run(run_id) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not processes_of_run(run_id):
+            break
+    return found
+
+
+def print_demo_banner(port: int, ip: str) -> None:
+    from hub_config import demo
+
+    host = "127.0.0.1" if ip in ("0.0.0.0", "") else ip
+    click.echo("")
+    click.echo(f"学法平台已启动 / xuefa is starting on http://{host}:{port}")
+    click.echo("演示账号 / demo accounts:")
+    for username, name, what in demo.demo_accounts():
+        click.echo(f"  {username:<12} {name:<8} {what}")
+    click.echo(f"初始密码 / initial password: {demo.DEMO_PASSWORD}")
+    click.echo("首次登录须修改密码 / first login asks for a new password.")
+    click.echo("")
+
+
+@click.command("up")
+@click.option("--port", type=int, default=8000, show_default=True, help="Public port.")
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Public address.")
+@click.option("--demo", is_flag=True, help="Import the demo roster (and demo courses) first.")
+@data_dir_option
+def up(datadir, port: int, ip: str, demo: bool) -> None:
+    """Start the platform in the foreground (启动平台); Ctrl-C stops it."""
+    from grading import migrate
+
+    datadir.ensure()
+    migrate.upgrade(datadir.records_db_url)
+    click.echo(f"data dir: {datadir.root}")
+    if demo:
+        from hub_config import demo as demo_steps
+
+        click.echo("演示数据 / demo data:")
+        demo_steps.run(datadir, echo=click.echo)
+    if os.geteuid() != 0:
+        click.secho("WARNING: not root: every learner's server runs as your own user, learners are "
+                    "not isolated from each other (警告：未以 root 运行，学员之间没有隔离).",
+                    fg="red", err=True)
+
+    run_id = uuid.uuid4().hex
+    bindir = Path(sys.executable).parent
+    env = dict(os.environ, XUEFA_DATA_DIR=str(datadir.root), XUEFA_PORT=str(port), XUEFA_IP=ip,
+               PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', os.defpath)}")
+    env[RUN_ID_VAR] = run_id
+    hub = subprocess.Popen([str(bindir / "jupyterhub"), "-f", str(HUB_CONFIG)], cwd=datadir.hub,
+                           env=env, start_new_session=True)
+    if demo:
+        print_demo_banner(port, ip)
+
+    stopping = {"signal": None}
+
+    def forward(signum, _frame):
+        stopping["signal"] = signum
+        if hub.poll() is None:
+            hub.send_signal(signal.SIGTERM)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = hub.wait()
+                break
+            except KeyboardInterrupt:  # pragma: no cover - handled by the signal handler
+                continue
+    finally:
+        if hub.poll() is None:
+            hub.send_signal(signal.SIGTERM)
+            try:
+                hub.wait(30)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+                hub.wait()
+        leftovers = stop_run(run_id)
+        if leftovers:
+            click.echo(f"stopped {len(leftovers)} leftover process(es): {leftovers}", err=True)
+        for s, h in old.items():
+            signal.signal(s, h)
+    if stopping["signal"] is None and code != 0:
+        raise SystemExit(code)
+    click.echo("学法平台已停止 / xuefa stopped")

@@ -1,0 +1,145 @@
+"""All JupyterHub settings of a one-machine xuefa, applied to a traitlets config ``c``.
+
+Like TLJH's ``configurer``: :func:`apply_config` only *sets* values (one ``configure_<area>`` per
+concern), so ``tests/hub_config/test_config.py`` can apply it to an empty ``Config()`` and check
+them without starting a hub. It reads its environment:
+
+``XUEFA_DATA_DIR``   the platform data dir (see :mod:`grading.datadir`)
+``XUEFA_IP``         address the public proxy listens on (default ``127.0.0.1``)
+``XUEFA_PORT``       public port (default ``8000``)
+``XUEFA_DISABLE_SERVICES``  comma-separated managed services to leave out
+
+Two start-up side effects happen here because they belong to "this hub run": a fresh
+``xuefa-cli`` API token in ``DATA/hub/api_token`` (0600) and the zh-CN JupyterLab settings
+override in the venv.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from grading.datadir import DataDir
+from hub_config import roles as xroles
+from hub_config import services as xservices
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+LEARNER_HOME_NOTEBOOK = "我的学习.ipynb"
+# percent-encoded: the server's redirect to default_url goes into a Location header
+LEARNER_DEFAULT_URL = "/voila/render/" + quote(LEARNER_HOME_NOTEBOOK)
+TRAINER_DEFAULT_URL = "/lab"
+DEFAULT_IP = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+log = logging.getLogger("xuefa.config")
+
+
+def configure_network(c) -> None:
+    ip = os.environ.get("XUEFA_IP", DEFAULT_IP)
+    port = int(os.environ.get("XUEFA_PORT", DEFAULT_PORT))
+    c.JupyterHub.bind_url = f"http://{ip}:{port}"
+    # internal ports are picked free at each start: several platforms (and test hubs) can run
+    # side by side on one machine
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = int(os.environ.get("XUEFA_HUB_PORT") or xservices.free_port())
+    c.ConfigurableHTTPProxy.api_url = (
+        f"http://127.0.0.1:{int(os.environ.get('XUEFA_PROXY_API_PORT') or xservices.free_port())}"
+    )
+    chp = Path(sys.executable).parent / "configurable-http-proxy"
+    c.ConfigurableHTTPProxy.command = [str(chp) if chp.exists()
+                                       else shutil.which("configurable-http-proxy")
+                                       or "configurable-http-proxy"]
+    # slow_spawn_timeout=0: a server that exits early is reported through the progress API
+    # instead of JupyterHub 6.1.1's InvalidStateError 500 (see DESIGN.md)
+    c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
+
+
+def configure_state(c, datadir: DataDir) -> None:
+    c.JupyterHub.db_url = datadir.hub_db_url
+    c.JupyterHub.cookie_secret_file = str(datadir.cookie_secret)
+    c.JupyterHub.pid_file = str(datadir.run / "jupyterhub.pid")
+    c.JupyterHub.cleanup_servers = True
+    c.JupyterHub.cleanup_proxy = True
+
+
+def configure_auth(c, datadir: DataDir) -> None:
+    c.JupyterHub.authenticator_class = "hub_config.auth.XuefaAuthenticator"
+    c.XuefaAuthenticator.data_dir = str(datadir.root)
+    c.XuefaAuthenticator.records_db_url = datadir.records_db_url
+
+
+def configure_spawner(c, datadir: DataDir) -> None:
+    c.JupyterHub.spawner_class = "hub_config.spawner.XuefaSpawner"
+    c.XuefaSpawner.data_dir = str(datadir.root)
+    c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    c.Spawner.disable_user_config = True
+    c.Spawner.default_url = TRAINER_DEFAULT_URL
+    c.Spawner.start_timeout = 120
+    c.Spawner.http_timeout = 90
+    c.Spawner.group_overrides = {
+        "10-learners-land-on-my-learning": {
+            "groups": [xroles.LEARNER_GROUP],
+            "spawner_override": {"default_url": LEARNER_DEFAULT_URL},
+        },
+    }
+
+
+def configure_templates(c) -> None:
+    c.JupyterHub.template_paths = [str(TEMPLATES)]
+    c.JupyterHub.template_vars = {"platform_name": "学法 · 法治学习平台"}
+
+
+def configure_services(c, datadir: DataDir, api_token: str | None) -> list[str]:
+    specs, extra_roles = xservices.services(datadir, api_token)
+    c.JupyterHub.services = specs
+    names = [s["name"] for s in specs]
+    c.JupyterHub.load_roles = xroles.load_roles(names) + extra_roles
+    c.Spawner.server_token_scopes = xroles.server_token_scopes(names)
+    return names
+
+
+def hub_groups(datadir: DataDir) -> dict:
+    """``c.JupyterHub.load_groups`` from the records DB (empty when there is no roster yet)."""
+    try:
+        people = importlib.import_module("grading.people")
+    except ImportError:
+        return {}
+    try:
+        groups = people.hub_groups(datadir.records_db_url)
+    except Exception as exc:  # noqa: BLE001 - no DB yet: the hub still starts
+        log.warning("no groups loaded from the records DB: %s", exc)
+        return {}
+    return {name: members if isinstance(members, dict) else {"users": sorted(members)}
+            for name, members in groups.items()}
+
+
+def configure_groups(c, datadir: DataDir) -> None:
+    c.JupyterHub.load_groups = hub_groups(datadir)
+
+
+def apply_config(c, datadir: DataDir | None = None, *, side_effects: bool = True) -> DataDir:
+    """Set every xuefa JupyterHub setting on ``c``; returns the data dir used."""
+    datadir = datadir or DataDir.from_env()
+    api_token = None
+    if side_effects:
+        from hub_config.spawner import ensure_lab_locale
+
+        api_token = xservices.ensure_api_token(datadir)
+        try:
+            ensure_lab_locale()
+        except OSError as exc:  # a read-only venv keeps JupyterLab in English, nothing worse
+            log.warning("could not write the zh-CN JupyterLab override: %s", exc)
+    configure_network(c)
+    configure_state(c, datadir)
+    configure_auth(c, datadir)
+    configure_spawner(c, datadir)
+    configure_templates(c)
+    configure_services(c, datadir, api_token)
+    configure_groups(c, datadir)
+    return datadir

@@ -1,0 +1,165 @@
+"""The xuefa spawner: one system user per person when the hub runs as root (like The Littlest
+JupyterHub), one-user fallback otherwise.
+
+As root, person ``<name>`` gets the system user ``xf-<name>`` (created idempotently with
+``useradd``) whose home is ``DataDir.home(<name>)``, owned by that user and closed to others, so
+learners' files and their nbgrader exchange submissions are protected by unix permissions. The
+single-user server is started through :class:`jupyterhub.spawner.LocalProcessSpawner`'s own
+machinery (setuid in ``preexec_fn``), only with the ``xf-`` name instead of the hub name.
+
+Without root every server runs as the hub's own unix user (a development or demo set-up): a loud
+warning is logged at every spawn because learners could then read each other's files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import subprocess
+import sys
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets import Unicode, default
+
+from grading.datadir import DataDir
+
+SYSTEM_USER_PREFIX = "xf-"
+RUN_ID_VAR = "XUEFA_RUN_ID"
+LAB_LOCALE_PLUGIN = "@jupyterlab/translation-extension:plugin"
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def system_username(name: str, prefix: str = SYSTEM_USER_PREFIX) -> str:
+    return f"{prefix}{name}"
+
+
+def ensure_system_user(username: str, home: Path) -> pwd.struct_passwd:
+    """Create the unix user (no login shell needed beyond bash for terminals) and its home.
+
+    Idempotent: an existing user is kept; the home is (re)created and owned by the user."""
+    try:
+        entry = pwd.getpwnam(username)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/bash",
+             "--user-group", "--comment", "xuefa", username],
+            check=True, capture_output=True,
+        )
+        entry = pwd.getpwnam(username)
+    if entry.pw_dir != str(home):
+        # same account, another data dir (e.g. a restore elsewhere): follow the data dir
+        subprocess.run(["usermod", "--home", str(home), username], check=False, capture_output=True)
+        entry = pwd.getpwnam(username)
+    home.mkdir(parents=True, exist_ok=True)
+    if home.stat().st_uid != entry.pw_uid:
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+    home.chmod(0o700)
+    return entry
+
+
+def ensure_lab_locale(prefix: str | os.PathLike = sys.prefix) -> Path:
+    """JupyterLab in Simplified Chinese for everyone: a settings override in the environment
+    the single-user servers run from (kept if an operator already wrote one)."""
+    path = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    data = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except ValueError:
+            data = {}
+    if LAB_LOCALE_PLUGIN not in data:
+        data[LAB_LOCALE_PLUGIN] = {"locale": "zh_CN"}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+class XuefaSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner with ``xf-<name>`` system users and homes under the data dir."""
+
+    system_user_prefix = Unicode(
+        SYSTEM_USER_PREFIX,
+        help="Prefix of the unix account made for each person when the hub runs as root.",
+    ).tag(config=True)
+
+    data_dir = Unicode(help="Platform data dir (default: $XUEFA_DATA_DIR).").tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self):
+        return str(DataDir.from_env().root)
+
+    @default("cmd")
+    def _default_cmd(self):
+        return [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+
+    @property
+    def datadir(self) -> DataDir:
+        return DataDir(Path(self.data_dir))
+
+    @property
+    def home_dir(self) -> Path:
+        return self.datadir.home(self.user.name)
+
+    @property
+    def unix_name(self) -> str:
+        """The unix account the server runs as."""
+        if is_root():
+            return system_username(self.user.name, self.system_user_prefix)
+        return pwd.getpwuid(os.getuid()).pw_name
+
+    def make_preexec_fn(self, name):
+        home = str(self.home_dir)
+        # the home comes from the data dir, not from /etc/passwd (which may name an older one)
+        setuid = set_user_setuid(self.unix_name, chdir=False) if is_root() else None
+
+        def preexec():
+            if setuid is not None:
+                setuid()
+            os.chdir(home)
+
+        return preexec
+
+    def user_env(self, env):
+        entry = pwd.getpwnam(self.unix_name)
+        env["USER"] = entry.pw_name
+        env["HOME"] = str(self.home_dir)
+        env["SHELL"] = entry.pw_shell or "/bin/bash"
+        return env
+
+    def get_env(self):
+        env = super().get_env()
+        env["XUEFA_DATA_DIR"] = str(self.datadir.root)
+        if os.environ.get(RUN_ID_VAR):
+            # lets `xuefa up` find and stop every process of this run, even orphans
+            env[RUN_ID_VAR] = os.environ[RUN_ID_VAR]
+        # the server's files and kernels run from the venv the hub runs from
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', os.defpath)}"
+        return env
+
+    def get_args(self):
+        args = super().get_args()
+        # only a server that really runs as root needs (and gets) --allow-root
+        if is_root() and self.unix_name == "root":
+            args.append("--allow-root")
+        return args
+
+    async def start(self):
+        if is_root():
+            ensure_system_user(self.unix_name, self.home_dir)
+        else:
+            self.log.warning(
+                "!!! xuefa is NOT running as root: %s's server runs as %s with the hub's own "
+                "permissions; learners are NOT isolated from each other. Run `xuefa up` as root "
+                "for one system user per person. !!!",
+                self.user.name, self.unix_name,
+            )
+            self.home_dir.mkdir(parents=True, exist_ok=True)
+        return await super().start()
+
+
+__all__ = ["XuefaSpawner", "ensure_lab_locale", "ensure_system_user", "is_root", "system_username"]
