@@ -83,6 +83,13 @@ class AnswerStore:
 
     def set(self, qid: str, value: Any) -> None:
         with self._lock:
+            # the same notebook may be open in two tabs (two kernels): build on what is on
+            # disk so one tab does not wipe the other's answers
+            disk, problems = load_answers(self.path)
+            if not problems:
+                self.answers = disk
+            else:
+                self._corrupt = self.path.exists()
             if value is None:
                 self.answers.pop(qid, None)
             else:

@@ -55,3 +55,12 @@ def test_essays_go_into_manually_graded_cells(tmp_path):
     assert written == ["e1"]
     cells = nbformat.read(nb_path, as_version=4).cells
     assert cells[0].source == "我的答案" and cells[2].source == "YOUR ANSWER HERE"
+
+
+def test_two_tabs_do_not_wipe_each_other(tmp_path):
+    a = AnswerStore(tmp_path / "n.answers.json")
+    b = AnswerStore(tmp_path / "n.answers.json")
+    a.set("q1", "A")
+    b.set("q2", "B")
+    a.set("q3", True)
+    assert json.loads((tmp_path / "n.answers.json").read_text()) == {"q1": "A", "q2": "B", "q3": True}
