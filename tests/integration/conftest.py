@@ -1,0 +1,275 @@
+"""Shared fixtures for integration tests: the real platform, started the way an admin starts it.
+
+``hub`` (module scope) runs the real ``xuefa up`` in a subprocess -- real JupyterHub, real
+configurable-http-proxy, the real managed services, real system users ``xf-<name>`` when root --
+on a free loopback port with a throwaway data dir, after importing a small roster
+(:data:`ROSTER`). It yields a :class:`Hub`:
+
+``hub.url``            ``http://127.0.0.1:PORT`` (public proxy URL)
+``hub.datadir``        the :class:`grading.datadir.DataDir` of that platform
+``hub.api_token``      the ``xuefa-cli`` admin API token (``DATA/hub/api_token``)
+``hub.api(method, path, **kw)``  hub REST call with that token, e.g. ``hub.api("GET", "/users")``
+``hub.login(username, password=None) -> requests.Session``
+                       the real login form (xsrf) including the forced first-login password
+                       change; ``password=None`` means "whatever the password is now" (the
+                       fixture remembers :data:`NEW_PASSWORD` after a change)
+``hub.try_login(username, password) -> requests.Response``  one raw form post (for refusals)
+``hub.spawn(session, username)``  start that user's server as the user would, wait until ready
+``hub.log_text()``     the hub's (and the single-user servers') log so far
+
+Accounts (initial password :data:`INITIAL_PASSWORD`): ``admin1`` 管理员, ``trainer1`` 讲师,
+``learner1`` 学员/干部, ``learner2`` 学员/法律明白人, and two spare learners ``spare1``,
+``spare2`` (for tests that lock out or deactivate someone; each test file gets its own hub).
+
+Variants: override the module-scoped ``hub_env`` fixture in a test file to add environment
+variables for ``xuefa up`` (e.g. ``{"XUEFA_DISABLE_SERVICES": "dashboards"}`` to save CPU when
+a test does not need the dashboards). Teardown stops ``xuefa up`` with SIGTERM, as Ctrl-C would,
+and fails if any process of that platform (anything with its ``XUEFA_DATA_DIR`` in the
+environment) is still alive.
+
+Mark tests ``@pytest.mark.integration``. Data dirs live under ``/tmp`` with mode 0755 (not
+pytest's 0700 ``tmp_path``) because learners' servers run as other unix users.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from grading.datadir import DataDir
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+INITIAL_PASSWORD = "Init-pass-2026"
+NEW_PASSWORD = "Xuefa2026new"
+START_TIMEOUT = 120
+SPAWN_TIMEOUT = 120
+
+ROSTER_HEADER = ["账号", "姓名", "单位", "身份", "角色", "手机", "初始密码"]
+ROSTER = [
+    ["admin1", "管理员甲", "测试市", "干部", "管理员", "", INITIAL_PASSWORD],
+    ["trainer1", "讲师乙", "测试市/司法局", "干部", "讲师", "", INITIAL_PASSWORD],
+    ["learner1", "学员丙", "测试市/城东镇", "干部", "学员", "13800000001", INITIAL_PASSWORD],
+    ["learner2", "学员丁", "测试市/城东镇/新城社区", "法律明白人", "学员", "", INITIAL_PASSWORD],
+    ["spare1", "学员戊", "测试市/城东镇", "年轻干部", "学员", "", INITIAL_PASSWORD],
+    ["spare2", "学员己", "测试市/城东镇", "政法干警", "学员", "", INITIAL_PASSWORD],
+]
+
+
+def write_roster(path: Path, rows: list[list[str]]) -> Path:
+    """A UTF-8 roster CSV with the standard columns (rows as in :data:`ROSTER`)."""
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(ROSTER_HEADER)
+        w.writerows(rows)
+    return path
+
+
+def ensure_proxy() -> None:
+    if (VENV_BIN / "configurable-http-proxy").exists():
+        return
+    subprocess.run([sys.executable, "-m", "hub_config.installer", "setup"], cwd=REPO, check=True)
+
+
+def platform_pids(datadir: DataDir) -> list[int]:
+    """Processes started for this platform: they carry its ``XUEFA_DATA_DIR``."""
+    marker = f"XUEFA_DATA_DIR={datadir.root}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                stat = (entry / "stat").read_bytes()
+                if stat.split(b") ", 1)[1][:1] != b"Z":
+                    pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _xsrf(session: requests.Session) -> str:
+    return session.cookies.get("_xsrf") or ""
+
+
+@dataclass
+class Hub:
+    url: str
+    datadir: DataDir
+    proc: subprocess.Popen
+    log_path: Path
+    roster_path: Path
+    api_token: str = ""
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    # --- REST ---------------------------------------------------------------------------------
+    def api(self, method: str, path: str, token: str | None = None, **kw) -> requests.Response:
+        headers = dict(kw.pop("headers", {}) or {})
+        headers["Authorization"] = f"token {token or self.api_token}"
+        return requests.request(method, f"{self.url}/hub/api{path}", headers=headers,
+                                timeout=30, **kw)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    # --- the login form -----------------------------------------------------------------------
+    def try_login(self, username: str, password: str,
+                  session: requests.Session | None = None) -> requests.Response:
+        """One real form post (after GET /hub/login for the xsrf cookie); redirects followed."""
+        s = session or requests.Session()
+        s.get(f"{self.url}/hub/login", timeout=30)
+        return s.post(f"{self.url}/hub/login",
+                      data={"username": username, "password": password, "_xsrf": _xsrf(s)},
+                      timeout=60)
+
+    def login(self, username: str, password: str | None = None,
+              new_password: str = NEW_PASSWORD) -> requests.Session:
+        """Log in through the form; a forced password change is answered with ``new_password``.
+        Returns the session holding the hub login cookie (fails the test otherwise)."""
+        password = password or self.passwords.get(username, INITIAL_PASSWORD)
+        s = requests.Session()
+        r = self.try_login(username, password, s)
+        nonce = re.search(r'name="change_nonce" value="([^"]+)"', r.text)
+        if nonce:
+            r = s.post(f"{self.url}/hub/login",
+                       data={"change_nonce": nonce.group(1), "new_password": new_password,
+                             "confirm_password": new_password, "_xsrf": _xsrf(s)},
+                       timeout=60)
+            password = new_password
+        assert r.status_code == 200, f"login of {username} failed: {r.status_code} {r.text[:500]}"
+        assert self.whoami(s) == username, f"no hub session for {username} after login"
+        self.passwords[username] = password
+        return s
+
+    def whoami(self, session: requests.Session) -> str | None:
+        r = session.get(f"{self.url}/hub/api/user", timeout=30)
+        return r.json().get("name") if r.status_code == 200 else None
+
+    # --- servers ------------------------------------------------------------------------------
+    def spawn(self, session: requests.Session, username: str,
+              timeout: float = SPAWN_TIMEOUT) -> requests.Response:
+        """Start ``username``'s server the way the browser does (GET /hub/spawn), wait until the
+        hub reports it ready, then open it with the session. Returns that last response.
+
+        On failure the assertion carries the hub log tail: JupyterHub 6.1.1 hides an early
+        single-user exit behind ``InvalidStateError``; the server's own output is in the log."""
+        session.get(f"{self.url}/hub/spawn/{username}", timeout=60, allow_redirects=False)
+        start = time.monotonic()
+        seen_pending = False
+        while True:
+            model = self.api("GET", f"/users/{username}").json()
+            server = (model.get("servers") or {}).get("")
+            if server and server.get("ready"):
+                break
+            seen_pending = seen_pending or bool(server)
+            elapsed = time.monotonic() - start
+            if (not server and (seen_pending or elapsed > 15)) or elapsed > timeout:
+                # gone without becoming ready: the spawn failed (or never started)
+                raise AssertionError(f"server of {username} did not start ({elapsed:.0f}s):\n"
+                                     f"{self.log_text()[-6000:]}")
+            time.sleep(1)
+        r = session.get(f"{self.url}/user/{username}/api/status", timeout=60)
+        return r
+
+    def stop_server(self, username: str) -> None:
+        self.api("DELETE", f"/users/{username}/server")
+
+
+def _wait_up(hub: Hub) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    token_file = hub.datadir.hub / "api_token"
+    while time.monotonic() < deadline:
+        if hub.proc.poll() is not None:
+            raise RuntimeError(f"xuefa up exited with {hub.proc.returncode}:\n{hub.log_text()[-8000:]}")
+        try:
+            r = requests.get(f"{hub.url}/hub/api/", timeout=5)
+            if r.status_code == 200 and token_file.exists():
+                hub.api_token = token_file.read_text().strip()
+                if hub.api("GET", "/users").status_code == 200:
+                    return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"hub not up after {START_TIMEOUT}s:\n{hub.log_text()[-8000:]}")
+
+
+def stop_platform(hub: Hub) -> list[int]:
+    """SIGTERM ``xuefa up`` (as Ctrl-C would), wait; returns platform pids still alive after it
+    (they are killed, so a failing test leaves nothing behind either)."""
+    if hub.proc.poll() is None:
+        hub.proc.send_signal(signal.SIGTERM)
+        try:
+            hub.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.proc.pid, signal.SIGKILL)
+            hub.proc.wait()
+    deadline = time.monotonic() + 5
+    while platform_pids(hub.datadir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = platform_pids(hub.datadir)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
+
+
+@pytest.fixture(scope="module")
+def hub_env() -> dict[str, str]:
+    """Extra environment for ``xuefa up``; override in a test file for a variant."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def hub(hub_env):
+    """The real platform (``xuefa up``) with :data:`ROSTER` imported; see the module doc."""
+    try:
+        from grading.roster import import_roster
+    except ImportError:
+        pytest.skip("grading.roster (roster import) is not there yet")
+    ensure_proxy()
+    root = Path(tempfile.mkdtemp(prefix="xuefa-it-"))
+    root.chmod(0o755)  # learners' servers run as xf-* users and must reach their homes
+    datadir = DataDir(root / "data").ensure()
+    from grading import migrate
+
+    migrate.upgrade(datadir.records_db_url)
+    roster_path = write_roster(root / "roster.csv", ROSTER)
+    report = import_roster(roster_path, datadir.records_db_url, reports_dir=datadir.reports)
+    assert not report.errors, report.errors
+
+    port = free_port()
+    log_path = root / "xuefa-up.log"
+    env = dict(os.environ, XUEFA_DATA_DIR=str(datadir.root),
+               PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", **hub_env)
+    env.pop("JUPYTERHUB_API_TOKEN", None)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([str(VENV_BIN / "xuefa"), "up", "--data-dir", str(datadir.root),
+                                 "--port", str(port), "--ip", "127.0.0.1"],
+                                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    h = Hub(url=f"http://127.0.0.1:{port}", datadir=datadir, proc=proc, log_path=log_path,
+            roster_path=roster_path)
+    try:
+        _wait_up(h)
+        yield h
+    finally:
+        left = stop_platform(h)
+        log_tail = h.log_text()[-4000:]
+        shutil.rmtree(root, ignore_errors=True)
+        assert not left, f"processes left after stopping xuefa up: {left}\n{log_tail}"
