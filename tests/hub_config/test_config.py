@@ -1,0 +1,113 @@
+"""hub_config.config applied to an empty traitlets Config (TLJH's test_configurer style): the
+settings a one-machine hub relies on, without starting a hub."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from hub_config import config as hubconfig
+from hub_config import roles, services
+from hub_config.spawner import LAB_LOCALE_PLUGIN, ensure_lab_locale
+
+
+@pytest.fixture
+def applied(datadir, monkeypatch):
+    monkeypatch.setenv("XUEFA_DATA_DIR", str(datadir.root))
+    monkeypatch.setenv("XUEFA_PORT", "18123")
+    monkeypatch.setenv("XUEFA_IP", "127.0.0.2")
+    monkeypatch.delenv("XUEFA_DISABLE_SERVICES", raising=False)
+    c = Config()
+    hubconfig.apply_config(c)
+    return c
+
+
+def test_network_from_env(applied):
+    c = applied
+    assert c.JupyterHub.bind_url == "http://127.0.0.2:18123"
+    assert c.JupyterHub.hub_ip == "127.0.0.1"
+    assert c.JupyterHub.hub_port != 8081  # free port: hubs side by side
+    assert c.ConfigurableHTTPProxy.api_url.startswith("http://127.0.0.1:")
+    assert c.JupyterHub.tornado_settings == {"slow_spawn_timeout": 0}
+
+
+def test_state_lives_in_the_data_dir(applied, datadir):
+    c = applied
+    assert c.JupyterHub.db_url == f"sqlite:///{datadir.hub / 'jupyterhub.sqlite'}"
+    assert c.JupyterHub.cookie_secret_file == str(datadir.cookie_secret)
+    assert c.XuefaAuthenticator.records_db_url == datadir.records_db_url
+    assert c.XuefaSpawner.data_dir == str(datadir.root)
+
+
+def test_authenticator_and_spawner(applied):
+    c = applied
+    assert c.JupyterHub.authenticator_class == "hub_config.auth.XuefaAuthenticator"
+    assert c.JupyterHub.spawner_class == "hub_config.spawner.XuefaSpawner"
+    assert c.Spawner.cmd[0].endswith("/jupyterhub-singleuser")
+    assert Path(c.Spawner.cmd[0]).exists()
+    assert c.Spawner.disable_user_config is True
+    assert c.Spawner.default_url == "/lab"
+    (override,) = c.Spawner.group_overrides.values()
+    assert override["groups"] == [roles.LEARNER_GROUP]
+    assert override["spawner_override"]["default_url"] == (
+        "/voila/render/%E6%88%91%E7%9A%84%E5%AD%A6%E4%B9%A0.ipynb")  # 我的学习.ipynb
+
+
+def test_templates_are_chinese(applied):
+    (path,) = applied.JupyterHub.template_paths
+    for name in ("login.html", "page.html", "spawn_pending.html", "home.html", "error.html",
+                 "not_running.html", "change_password.html"):
+        text = (Path(path) / name).read_text(encoding="utf-8")
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in text), name
+    assert '{% extends "templates/login.html" %}' in (Path(path) / "login.html").read_text()
+
+
+def test_services_and_roles(applied, datadir):
+    c = applied
+    by_name = {s["name"]: s for s in c.JupyterHub.services}
+    assert {"idle-culler", "records", "dashboards", "xuefa-cli"} <= set(by_name)
+    for name in ("records", "dashboards"):
+        assert by_name[name]["environment"]["XUEFA_DATA_DIR"] == str(datadir.root)
+        assert by_name[name]["url"].startswith("http://127.0.0.1:")
+    assert by_name["records"]["command"][-2:] == ["-m", "hub_config.records_service"]
+    # the CLI token is this run's, written 0600 where `xuefa roster import` finds it
+    token_file = datadir.hub / "api_token"
+    assert by_name["xuefa-cli"]["api_token"] == token_file.read_text()
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    role_by_name = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert role_by_name["xuefa-cli"]["services"] == ["xuefa-cli"]
+    assert {"admin:users", "admin:groups", "admin:servers"} <= set(role_by_name["xuefa-cli"]["scopes"])
+    admin = role_by_name["xuefa-admin"]
+    assert admin["groups"] == [roles.ADMIN_GROUP]
+    assert {"admin-ui", "access:services"} <= set(admin["scopes"])
+    assert not any(s.startswith("access:servers") for s in admin["scopes"])  # learners' work is theirs
+    assert role_by_name["user"]["scopes"] == ["self", "access:services!service=records"]
+    assert "access:services!service=records" in c.Spawner.server_token_scopes
+    assert "inherit" not in c.Spawner.server_token_scopes
+    assert role_by_name["idle-culler"]["services"] == ["idle-culler"]
+
+
+def test_services_can_be_left_out(datadir, monkeypatch):
+    monkeypatch.setenv("XUEFA_DISABLE_SERVICES", "dashboards,idle-culler")
+    specs, _ = services.services(datadir, api_token=None)
+    names = {s["name"] for s in specs}
+    assert "dashboards" not in names and "idle-culler" not in names and "xuefa-cli" not in names
+    assert "records" in names
+
+
+def test_unimportable_service_is_not_registered(datadir, monkeypatch):
+    monkeypatch.setitem(services.MANAGED, "ghost", ("hub_config.no_such_module", True))
+    specs, _ = services.services(datadir, api_token=None)
+    assert "ghost" not in {s["name"] for s in specs}
+
+
+def test_lab_locale_override(tmp_path):
+    path = ensure_lab_locale(tmp_path)
+    assert json.loads(path.read_text())[LAB_LOCALE_PLUGIN] == {"locale": "zh_CN"}
+    path.write_text(json.dumps({LAB_LOCALE_PLUGIN: {"locale": "en"}, "x": 1}))
+    ensure_lab_locale(tmp_path)  # an operator's choice is kept
+    assert json.loads(path.read_text())[LAB_LOCALE_PLUGIN] == {"locale": "en"}
