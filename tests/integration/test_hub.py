@@ -1,0 +1,161 @@
+"""The platform foundation over real HTTP (issue 2): the real ``xuefa up`` with a roster,
+real login form, real spawner (system users ``xf-<name>`` when root), real RBAC.
+
+One hub for the whole file (the ``hub`` fixture in ``conftest.py``); tests that change an
+account (lock-out, deactivation) use the spare accounts so the order of tests does not matter.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.conftest import INITIAL_PASSWORD, NEW_PASSWORD, ROSTER, write_roster
+
+pytestmark = pytest.mark.integration
+
+
+def _pids_of(hub, username: str) -> list[int]:
+    """Single-user server processes of ``username`` on this platform."""
+    markers = {f"JUPYTERHUB_USER={username}".encode(), f"XUEFA_DATA_DIR={hub.datadir.root}".encode()}
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = set((entry / "environ").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+        if markers <= env:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_first_login_forces_password_change_before_the_cookie(hub):
+    s = requests.Session()
+    r = hub.try_login("trainer1", INITIAL_PASSWORD, s)
+    assert r.status_code == 200
+    assert 'name="change_nonce"' in r.text and "新密码" in r.text
+    assert hub.whoami(s) is None, "no hub login cookie before the password is changed"
+    nonce = re.search(r'name="change_nonce" value="([^"]+)"', r.text).group(1)
+    # a weak new password is refused with the accounts module's zh-CN reason
+    r = s.post(f"{hub.url}/hub/login", data={"change_nonce": nonce, "new_password": "short",
+                                             "confirm_password": "short",
+                                             "_xsrf": s.cookies.get("_xsrf")})
+    assert r.status_code == 400 and 'name="change_nonce"' in r.text
+    assert hub.whoami(s) is None
+    r = s.post(f"{hub.url}/hub/login", data={"change_nonce": nonce, "new_password": NEW_PASSWORD,
+                                             "confirm_password": NEW_PASSWORD,
+                                             "_xsrf": s.cookies.get("_xsrf")})
+    assert r.status_code == 200
+    assert hub.whoami(s) == "trainer1"
+    hub.passwords["trainer1"] = NEW_PASSWORD
+    # the initial password no longer works, the new one logs in directly
+    assert hub.try_login("trainer1", INITIAL_PASSWORD).status_code == 403
+    s2 = requests.Session()
+    hub.try_login("trainer1", NEW_PASSWORD, s2)
+    assert hub.whoami(s2) == "trainer1"
+
+
+def test_login_with_roster_account(hub):
+    s = hub.login("learner1")
+    assert hub.whoami(s) == "learner1"
+    groups = hub.api("GET", "/users/learner1").json()["groups"]
+    assert "role-learner" in groups and "audience-cadre" in groups
+
+
+def test_wrong_password_refused(hub):
+    s = requests.Session()
+    r = hub.try_login("learner2", "not-the-password1", s)
+    assert r.status_code == 403
+    assert "密码" in r.text  # zh-CN message on the login form
+    assert hub.whoami(s) is None
+
+
+def test_login_page_is_chinese(hub):
+    r = requests.get(f"{hub.url}/hub/login", timeout=30)
+    assert r.status_code == 200
+    assert "账号" in r.text and "登录" in r.text and "Sign in" not in r.text
+
+
+def test_learner_server_spawns_as_system_user(hub):
+    s = hub.login("learner1")
+    r = hub.spawn(s, "learner1")
+    assert r.status_code == 200, r.text[:500]
+    pids = _pids_of(hub, "learner1")
+    assert pids, "no single-user process found for learner1"
+    home = hub.datadir.home("learner1")
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam("xf-learner1")
+        for pid in pids:
+            assert os.stat(f"/proc/{pid}").st_uid == entry.pw_uid
+        assert home.stat().st_uid == entry.pw_uid
+        assert home.stat().st_mode & 0o077 == 0, "a learner's home is closed to others"
+    # learners land on the 我的学习 app page (Voila), not JupyterLab
+    r = s.get(f"{hub.url}/user/learner1/", allow_redirects=False, timeout=30)
+    assert r.status_code in (301, 302), r.status_code
+    assert "/voila/render/" in r.headers["Location"]
+
+
+def test_learner_refused_elsewhere(hub):
+    owner = hub.login("learner1")
+    hub.spawn(owner, "learner1")
+    other = hub.login("learner2")
+    # another learner's server: the hub refuses the OAuth hand-over
+    r = other.get(f"{hub.url}/user/learner1/api/status", timeout=60)
+    assert r.status_code == 403, (r.status_code, r.url)
+    # the user list API
+    assert other.get(f"{hub.url}/hub/api/users", timeout=30).status_code == 403
+    # the admin panel
+    assert other.get(f"{hub.url}/hub/admin", timeout=30).status_code == 403
+
+
+def test_admin_reaches_user_list_and_admin_panel(hub):
+    admin = hub.login("admin1")
+    r = admin.get(f"{hub.url}/hub/api/users", timeout=30)
+    assert r.status_code == 200
+    assert {"learner1", "learner2"} <= {u["name"] for u in r.json()}
+    assert admin.get(f"{hub.url}/hub/admin", timeout=30).status_code == 200
+
+
+def test_admin_only_service(hub):
+    services = hub.api("GET", "/services").json()
+    if "dashboards" not in services:
+        pytest.skip("dashboards service not registered on this platform")
+    learner = hub.login("learner2")
+    r = learner.get(f"{hub.url}/services/dashboards/", timeout=120)
+    assert r.status_code == 403, (r.status_code, r.url)
+    admin = hub.login("admin1")
+    r = admin.get(f"{hub.url}/services/dashboards/", timeout=120)
+    assert r.status_code == 200, (r.status_code, r.url, r.text[:300])
+
+
+def test_deactivated_learner_cannot_log_in(hub):
+    from grading.roster import import_roster
+
+    hub.login("spare2")  # active: can log in
+    remaining = [row for row in ROSTER if row[0] != "spare2"]
+    path = write_roster(hub.roster_path.with_name("roster-without-spare2.csv"), remaining)
+    report = import_roster(path, hub.datadir.records_db_url, reports_dir=hub.datadir.reports)
+    assert not report.errors
+    s = requests.Session()
+    r = hub.try_login("spare2", hub.passwords["spare2"], s)
+    assert r.status_code == 403
+    assert hub.whoami(s) is None
+    # re-import with spare2 back, so the roster the other tests assume is intact
+    import_roster(hub.roster_path, hub.datadir.records_db_url, reports_dir=hub.datadir.reports)
+
+
+def test_lock_out_after_five_failures(hub):
+    for _ in range(5):
+        assert hub.try_login("spare1", "wrong-password1").status_code == 403
+    s = requests.Session()
+    r = hub.try_login("spare1", INITIAL_PASSWORD, s)
+    assert r.status_code == 403
+    assert "锁定" in r.text, "the refusal says the account is locked"
+    assert hub.whoami(s) is None
