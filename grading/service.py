@@ -109,7 +109,7 @@ def worker_main(root: str, n: int, settings: Settings, log_level: int = logging.
     from grading.autograde_worker import pool
     from grading.db import get_engine
 
-    logging.basicConfig(level=log_level, format=f"%(asctime)s [w{n}] %(name)s %(message)s")
+    logging.basicConfig(level=log_level, format=f"%(asctime)s [w{n}] %(name)s %(message)s", force=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     datadir = DataDir(Path(root))
     url = datadir.records_db_url
@@ -165,6 +165,10 @@ class GradingService(Application):
     aliases = {"workers": "GradingService.workers", "data-dir": "GradingService.data_dir",
                "timeout": "GradingService.timeout", "log-level": "Application.log_level"}
 
+    @default("log_level")
+    def _log_level_default(self):
+        return logging.INFO
+
     @default("workers")
     def _workers_default(self):
         return max(1, os.cpu_count() or 1)
@@ -185,7 +189,7 @@ class GradingService(Application):
         from grading.manual import sync_manual
         from grading.nbgrader_setup import _venv_on_path
 
-        logging.basicConfig(level=self.log_level, format="%(asctime)s [main] %(name)s %(message)s")
+        logging.basicConfig(level=self.log_level, format="%(asctime)s [main] %(name)s %(message)s", force=True)
         _venv_on_path()
         self.datadir = DataDir.from_env(self.data_dir or None)
         url = self.datadir.records_db_url

@@ -3,8 +3,9 @@
 Each area registers its command group here (one line each)."""
 
 from hub_config.commands.db import db
+from hub_config.commands.grade import grade
 from hub_config.commands.ops import backup, restore
 from hub_config.commands.report import report
 from hub_config.commands.up import up
 
-COMMANDS = [db, report, backup, restore, up]
+COMMANDS = [db, report, backup, restore, up, grade]
