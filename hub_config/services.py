@@ -15,7 +15,8 @@ service            module                          who may use it
 ``xuefa-cli``      (no process: an API token)      ``xuefa roster import`` on this machine
 =================  ==============================  ======================================
 
-``XUEFA_DISABLE_SERVICES=dashboards,grading`` leaves services out (tests, small machines).
+``XUEFA_DISABLE_SERVICES=dashboards,grading`` leaves services out (tests, small machines);
+``XUEFA_DASHBOARDS_PREHEAT=0`` runs the dashboards without warm kernels.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ def managed_service(name: str, module: str, needs_url: bool, datadir: DataDir) -
         spec = {"name": name, "command": [sys.executable, "-m", module]}
         if needs_url:
             spec["url"] = f"http://127.0.0.1:{free_port()}"
+    if name == "dashboards" and os.environ.get("XUEFA_DASHBOARDS_PREHEAT") == "0":
+        # warm kernels cost a CPU each; tests and small machines can do without
+        spec["command"] = [*spec["command"], "--no-preheat"]
     env = dict(spec.get("environment") or {})
     env["XUEFA_DATA_DIR"] = str(datadir.root)
     for var in ("XUEFA_RECORDS_DB_URL", "XUEFA_GRADEBOOK_DB_URL", "XUEFA_RUN_ID"):
