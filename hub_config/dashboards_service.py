@@ -11,6 +11,10 @@ Who may look: the hub does OAuth for us. Voila's identity provider is replaced b
 Viewers get no Jupyter server: standalone Voila has no contents or terminals API, and it already
 refuses every kernel message except comm traffic (no ``execute_request`` from the browser).
 
+Read-only data: set ``XUEFA_DASHBOARDS_DB_URL`` (e.g. a PostgreSQL role granted only SELECT)
+and the notebooks use it instead of the read-write records URL. On embedded SQLite the service
+still runs as the hub's user: WAL readers need write access to the ``-shm`` file.
+
 The hub helper's ``hub_config/services.py`` picks up :func:`service_spec` and :func:`service_role`.
 Run by hand (no hub, loopback only, no auth) for development::
 
@@ -38,6 +42,9 @@ DEFAULT_PORT = 8867
 HERE = Path(__file__).parent
 NOTEBOOKS = HERE / "dashboards"
 PLOTLY_JS = "plotly.min.js"
+# Optional URL of the records DB for the dashboards alone, e.g. a PostgreSQL role that may only
+# SELECT; the notebooks prefer it to the data dir's records URL.
+DB_URL_ENV = "XUEFA_DASHBOARDS_DB_URL"
 
 
 class DashboardsService(Configurable):
@@ -107,11 +114,14 @@ def service_spec(datadir: DataDir, *, port: int | None = None) -> dict:
     svc = DashboardsService()
     if port:
         svc.port = port
+    env = {"XUEFA_DATA_DIR": str(datadir.root)}
+    if os.environ.get(DB_URL_ENV):
+        env[DB_URL_ENV] = os.environ[DB_URL_ENV]
     return {
         "name": NAME,
         "url": f"http://127.0.0.1:{svc.port}",
         "command": [sys.executable, "-m", "hub_config.dashboards_service", "--port", str(svc.port)],
-        "environment": {"XUEFA_DATA_DIR": str(datadir.root)},
+        "environment": env,
         "oauth_no_confirm": True,
         "display": True,
         "info": {"title": "学习完成情况仪表盘"},
@@ -145,8 +155,6 @@ def main(argv: list[str] | None = None) -> None:
     root = svc.prepare(datadir)
     hub = bool(os.environ.get("JUPYTERHUB_API_TOKEN"))
     base_url = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/") if hub else "/"
-    # the kernels run only our notebooks, but they need not hold the service's hub token
-    os.environ.pop("JUPYTERHUB_API_TOKEN", None) if not hub else None
     from voila.app import main as voila_main
 
     sys.argv = ["voila", *svc.voila_argv(root, base_url=base_url, hub=hub)]
