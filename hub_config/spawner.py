@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,56 @@ def ensure_lab_locale(prefix: str | os.PathLike = sys.prefix) -> Path:
     return path
 
 
+def reachable_by_others(path: str | os.PathLike) -> bool:
+    """Whether an unprivileged user can reach ``path`` (every directory above is o+x)."""
+    real = Path(os.path.realpath(path))
+    try:
+        return all(d.stat().st_mode & stat.S_IXOTH for d in real.parents) and bool(
+            real.stat().st_mode & (stat.S_IROTH | stat.S_IXOTH))
+    except OSError:
+        return False
+
+
+def shared_interpreter(run_dir: Path) -> Path:
+    """A Python the ``xf-`` users may execute, with the hub venv's packages.
+
+    A venv built from an interpreter under a private directory (e.g. pyenv in ``/root``, 0700)
+    cannot run as another user. Then a thin venv ("shadow") is made under ``run_dir`` from the
+    system's Python of the same minor version, sharing the hub venv's site-packages, ``share``
+    (JupyterLab assets, language pack, Voila templates) and ``etc`` (enabled server extensions).
+    A venv made by the installer from Debian's python3 never needs this."""
+    if reachable_by_others(sys.executable) and reachable_by_others(os.__file__):
+        return Path(sys.executable)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    system = Path(f"/usr/bin/python{version}")
+    if not reachable_by_others(system):
+        raise RuntimeError(
+            f"{os.path.realpath(sys.executable)} is not reachable by learners' unix users and "
+            f"there is no {system}: build the venv from a Python outside private directories")
+    shadow = run_dir / "server-venv"
+    venv = Path(sys.prefix)
+    links = {
+        shadow / "bin" / "python": system,
+        shadow / "lib" / f"python{version}" / "site-packages":
+            venv / "lib" / f"python{version}" / "site-packages",
+        shadow / "share": venv / "share",
+        shadow / "etc": venv / "etc",
+    }
+    for link, target in links.items():
+        if link.is_symlink() and os.readlink(link) == str(target):
+            continue
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target)
+    (shadow / "pyvenv.cfg").write_text(
+        f"home = {system.parent}\ninclude-system-site-packages = false\nversion = {version}\n")
+    for d in (shadow, shadow / "bin", shadow / "lib", shadow / "lib" / f"python{version}"):
+        d.chmod(0o755)
+    (shadow / "pyvenv.cfg").chmod(0o644)
+    return shadow / "bin" / "python"
+
+
 class XuefaSpawner(LocalProcessSpawner):
     """LocalProcessSpawner with ``xf-<name>`` system users and homes under the data dir."""
 
@@ -137,8 +188,10 @@ class XuefaSpawner(LocalProcessSpawner):
         if os.environ.get(RUN_ID_VAR):
             # lets `xuefa up` find and stop every process of this run, even orphans
             env[RUN_ID_VAR] = os.environ[RUN_ID_VAR]
-        # the server's files and kernels run from the venv the hub runs from
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', os.defpath)}"
+        # the server's kernels and tools come from the venv the hub runs from (its shadow first)
+        bins = [str(Path(self.cmd[0]).parent)] if self.cmd else []
+        bins.append(str(Path(sys.executable).parent))
+        env["PATH"] = os.pathsep.join([*dict.fromkeys(bins), env.get("PATH", os.defpath)])
         return env
 
     def get_args(self):
@@ -148,9 +201,19 @@ class XuefaSpawner(LocalProcessSpawner):
             args.append("--allow-root")
         return args
 
+    def server_cmd(self) -> list[str]:
+        """``cmd``, run through :func:`shared_interpreter` when the venv's own Python is private."""
+        cmd = list(self.cmd)
+        if is_root() and cmd and Path(cmd[0]).name == "jupyterhub-singleuser":
+            python = shared_interpreter(self.datadir.run)
+            if python != Path(sys.executable):
+                cmd = [str(python), "-m", "jupyterhub.singleuser", *cmd[1:]]
+        return cmd
+
     async def start(self):
         if is_root():
             ensure_system_user(self.unix_name, self.home_dir)
+            self.cmd = self.server_cmd()
         else:
             self.log.warning(
                 "!!! xuefa is NOT running as root: %s's server runs as %s with the hub's own "
@@ -162,4 +225,5 @@ class XuefaSpawner(LocalProcessSpawner):
         return await super().start()
 
 
-__all__ = ["XuefaSpawner", "ensure_lab_locale", "ensure_system_user", "is_root", "system_username"]
+__all__ = ["XuefaSpawner", "ensure_lab_locale", "ensure_system_user", "is_root",
+           "reachable_by_others", "shared_interpreter", "system_username"]
