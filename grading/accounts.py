@@ -40,7 +40,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _matches(hash_: str, password: str) -> bool:
+def password_matches(hash_: str, password: str) -> bool:
     try:
         return _hasher.verify(hash_, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -61,7 +61,7 @@ def verify_login(url: str, username: str, password: str) -> LoginResult:
         learner = s.scalar(select(Learner).where(Learner.username == username))
         cred = learner.credential if learner is not None else None
         if learner is None or cred is None:
-            _matches(_DUMMY_HASH, password)
+            password_matches(_DUMMY_HASH, password)
             return LoginResult(False, GENERIC_FAILURE)
         if not learner.active:
             return LoginResult(False, "该账号已停用，请联系本单位管理员。")
@@ -69,7 +69,7 @@ def verify_login(url: str, username: str, password: str) -> LoginResult:
         if cred.locked_until and cred.locked_until > now:
             minutes = max(1, int((cred.locked_until - now).total_seconds() // 60) + 1)
             return LoginResult(False, f"密码错误次数过多，账号已锁定，请 {minutes} 分钟后再试。")
-        if not _matches(cred.password_hash, password):
+        if not password_matches(cred.password_hash, password):
             cred.failed_attempts = (cred.failed_attempts or 0) + 1
             if cred.failed_attempts >= MAX_FAILURES:
                 cred.locked_until = now + timedelta(minutes=LOCK_MINUTES)
@@ -94,7 +94,7 @@ def change_password(url: str, username: str, old: str, new: str) -> None:
         cred = learner.credential if learner is not None else None
         if learner is None or cred is None or not learner.active:
             raise ValueError("账号不存在或已停用。")
-        if not _matches(cred.password_hash, old):
+        if not password_matches(cred.password_hash, old):
             raise ValueError("原密码不正确。")
         cred.password_hash = hash_password(new)
         cred.must_change = False

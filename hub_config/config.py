@@ -131,6 +131,11 @@ def apply_config(c, datadir: DataDir | None = None, *, side_effects: bool = True
         from hub_config.spawner import ensure_lab_locale
 
         api_token = xservices.ensure_api_token(datadir)
+        # where `xuefa roster import` finds this hub's REST API (through the public proxy)
+        host = os.environ.get("XUEFA_IP", DEFAULT_IP)
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        (datadir.hub / "hub_url").write_text(
+            f"http://{host}:{int(os.environ.get('XUEFA_PORT', DEFAULT_PORT))}/hub/api")
         try:
             ensure_lab_locale()
         except OSError as exc:  # a read-only venv keeps JupyterLab in English, nothing worse

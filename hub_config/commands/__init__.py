@@ -6,6 +6,7 @@ from hub_config.commands.db import db
 from hub_config.commands.grade import grade
 from hub_config.commands.ops import backup, restore
 from hub_config.commands.report import report
+from hub_config.commands.roster import roster
 from hub_config.commands.up import up
 
-COMMANDS = [db, report, backup, restore, up, grade]
+COMMANDS = [db, report, backup, restore, up, grade, roster]

@@ -1,0 +1,50 @@
+"""``xuefa roster``: import the administrators' roster (units, people, roles)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from grading import migrate
+from grading.roster import import_roster
+from hub_config.commands.options import data_dir_option
+
+
+@click.group()
+def roster() -> None:
+    """People, units and roles (花名册)."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Validate and show what would change; write nothing.")
+@data_dir_option
+def import_(file, dry_run, datadir) -> None:
+    """Import FILE (.xlsx or .csv: 账号, 姓名, 单位, 身份, 角色[, 手机, 初始密码])."""
+    datadir.ensure()
+    migrate.upgrade(datadir.records_db_url)
+    report = import_roster(file, datadir.records_db_url, dry_run=dry_run, reports_dir=datadir.reports)
+    if report.errors:
+        click.echo(f"导入失败：{file} 中有 {len(report.errors)} 处错误，未导入任何人员。", err=True)
+        for err in report.errors:
+            click.echo(f"  {err}", err=True)
+        sys.exit(1)
+    prefix = "（试运行，未写入）" if dry_run else ""
+    click.echo(f"{prefix}名单共 {report.total} 人：新增 {len(report.created)}，更新 {len(report.updated)}，"
+               f"未变 {len(report.unchanged)}，停用 {len(report.deactivated)}，恢复 {len(report.reactivated)}。")
+    if report.deactivated:
+        click.echo("  停用：" + "、".join(report.deactivated))
+    if report.passwords_file:
+        click.echo(f"  随机初始密码已写入（仅管理员可读）：{report.passwords_file}")
+    if dry_run:
+        return
+    from hub_config.hubsync import running_hub, sync_hub
+
+    hub = running_hub(datadir)
+    if hub is None:
+        click.echo("平台未运行：用户和分组将在下次启动时载入。")
+        return
+    sync = sync_hub(*hub, datadir.records_db_url)
+    click.echo(f"已同步到平台：新建用户 {len(sync.users_created)}，分组变更 {len(sync.groups_changed)}，"
+               f"停止服务器 {len(sync.servers_stopped)}。")

@@ -1,0 +1,60 @@
+"""Login checks: hashes, forced first change, lock-out, deactivation."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from grading import accounts
+from grading.db import session_scope
+from grading.models import Audience, Credential, Learner, Role, Unit
+
+
+@pytest.fixture
+def person(records_url):
+    with session_scope(records_url) as s:
+        unit = Unit(path="海安市", name="海安市", level=0)
+        s.add(Learner(username="zhangsan", name="张三", unit=unit, audience=Audience.cadre, role=Role.learner,
+                      credential=Credential(password_hash=accounts.hash_password("Init-pass-1"))))
+    return records_url
+
+
+def test_right_password_logs_in_and_must_change(person):
+    r = accounts.verify_login(person, "zhangsan", "Init-pass-1")
+    assert r.ok and r.must_change and r.role is Role.learner
+
+
+def test_wrong_password_and_unknown_user_give_the_same_message(person):
+    wrong = accounts.verify_login(person, "zhangsan", "nope")
+    unknown = accounts.verify_login(person, "nobody", "nope")
+    assert not wrong.ok and not unknown.ok
+    assert wrong.reason.startswith(accounts.GENERIC_FAILURE) and unknown.reason == accounts.GENERIC_FAILURE
+
+
+def test_five_failures_lock_even_the_right_password(person):
+    for _ in range(accounts.MAX_FAILURES):
+        assert not accounts.verify_login(person, "zhangsan", "nope").ok
+    locked = accounts.verify_login(person, "zhangsan", "Init-pass-1")
+    assert not locked.ok and "锁定" in locked.reason
+
+
+def test_change_password_rules(person):
+    with pytest.raises(ValueError, match="至少"):
+        accounts.change_password(person, "zhangsan", "Init-pass-1", "a1")
+    with pytest.raises(ValueError, match="字母和数字"):
+        accounts.change_password(person, "zhangsan", "Init-pass-1", "abcdefghij")
+    with pytest.raises(ValueError, match="原密码"):
+        accounts.change_password(person, "zhangsan", "wrong-old-1", "New-pass-22")
+    with pytest.raises(ValueError, match="相同"):
+        accounts.change_password(person, "zhangsan", "Init-pass-1", "Init-pass-1")
+    accounts.change_password(person, "zhangsan", "Init-pass-1", "New-pass-22")
+    r = accounts.verify_login(person, "zhangsan", "New-pass-22")
+    assert r.ok and not r.must_change
+    assert not accounts.verify_login(person, "zhangsan", "Init-pass-1").ok
+
+
+def test_deactivated_person_is_refused(person):
+    with session_scope(person) as s:
+        s.scalar(select(Learner).where(Learner.username == "zhangsan")).active = False
+    r = accounts.verify_login(person, "zhangsan", "Init-pass-1")
+    assert not r.ok and "停用" in r.reason

@@ -1,0 +1,135 @@
+"""Roster import: encodings, all-or-nothing validation, idempotent re-import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import stat
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from grading import accounts
+from grading.db import session_scope
+from grading.models import Audience, Learner, Result, Role, Unit, utcnow
+from grading.roster import import_roster
+
+HEADER = ["账号", "姓名", "单位", "身份", "角色", "手机", "初始密码"]
+PEOPLE = [
+    ["zhangsan", "张三", "海安市/城东镇/新城社区", "干部", "学员", "13812345678", "Init-pass-1"],
+    ["lisi", "李四", "海安市/城东镇", "法律明白人", "学员", "", "Init-pass-2"],
+    ["wangwu", "王五", "海安市/市司法局", "政法干警", "讲师", "", "Init-pass-3"],
+    ["boss", "赵六", "海安市/市委依法治市办", "干部", "管理员", "", ""],
+]
+
+
+def write_csv(path, rows, encoding):
+    buf = io.StringIO()
+    csv.writer(buf).writerows([HEADER, *rows])
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def write_xlsx(path, rows):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for r in rows:
+        ws.append([int(c) if c.isdigit() and len(c) == 11 else (c or None) for c in r])
+    wb.save(path)
+    return path
+
+
+def snapshot(url):
+    with session_scope(url) as s:
+        return sorted(
+            (p.username, p.name, p.unit.path, p.audience.value, p.role.value, p.phone or "", p.active)
+            for p in s.scalars(select(Learner))
+        )
+
+
+@pytest.mark.parametrize("kind", ["gbk", "utf-8-sig", "xlsx"])
+def test_each_format_imports_the_same_people(kind, records_url, tmp_path):
+    path = (write_xlsx(tmp_path / "r.xlsx", PEOPLE) if kind == "xlsx"
+            else write_csv(tmp_path / "r.csv", PEOPLE, kind))
+    report = import_roster(path, records_url, reports_dir=tmp_path / "reports")
+    assert report.ok, report.errors
+    assert snapshot(records_url) == [
+        ("boss", "赵六", "海安市/市委依法治市办", "cadre", "admin", "", True),
+        ("lisi", "李四", "海安市/城东镇", "volunteer", "learner", "", True),
+        ("wangwu", "王五", "海安市/市司法局", "legal_staff", "trainer", "", True),
+        ("zhangsan", "张三", "海安市/城东镇/新城社区", "cadre", "learner", "13812345678", True),
+    ]
+    with session_scope(records_url) as s:
+        village = s.scalar(select(Unit).where(Unit.path == "海安市/城东镇/新城社区"))
+        assert village.level == 2 and village.parent.path == "海安市/城东镇" and village.parent.parent.level == 0
+
+
+def test_one_bad_row_imports_nothing_and_names_it(records_url, tmp_path):
+    rows = [*PEOPLE[:2], ["badphone", "钱七", "海安市/城东镇", "干部", "学员", "12345", ""], *PEOPLE[2:]]
+    report = import_roster(write_csv(tmp_path / "r.csv", rows, "utf-8"), records_url)
+    assert [(e.line, e.field) for e in report.errors] == [(4, "手机")]
+    assert "12345" in str(report.errors[0]) and str(report.errors[0]).startswith("第4行")
+    assert snapshot(records_url) == []
+
+
+@pytest.mark.parametrize("row,field", [
+    (["zhangsan", "重复", "海安市", "干部", "学员", "", ""], "账号"),
+    (["newguy", "", "海安市", "干部", "学员", "", ""], "姓名"),
+    (["newguy", "某", "海安市", "村干部", "学员", "", ""], "身份"),
+    (["newguy", "某", "海安市", "干部", "局长", "", ""], "角色"),
+    (["New-Guy", "某", "海安市", "干部", "学员", "", ""], "账号"),
+    (["newguy", "某", "", "干部", "学员", "", ""], "单位"),
+    (["newguy", "某", "a/b/c/d", "干部", "学员", "", ""], "单位"),
+])
+def test_each_kind_of_bad_row_is_named(row, field, records_url, tmp_path):
+    report = import_roster(write_csv(tmp_path / "r.csv", [*PEOPLE, row], "utf-8"), records_url)
+    assert [(e.line, e.field) for e in report.errors] == [(6, field)]
+    assert snapshot(records_url) == []
+
+
+def test_missing_column_is_named(records_url, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("账号,姓名,单位,角色\nzhangsan,张三,海安市,学员\n", encoding="utf-8")
+    report = import_roster(path, records_url)
+    assert [(e.line, e.field) for e in report.errors] == [(1, "身份")]
+
+
+def test_reimport_moves_unit_keeps_records_and_deactivates_the_missing(records_url, tmp_path):
+    import_roster(write_csv(tmp_path / "a.csv", PEOPLE, "utf-8"), records_url)
+    with session_scope(records_url) as s:
+        zs = s.scalar(select(Learner).where(Learner.username == "zhangsan"))
+        s.add(Result(learner_id=zs.id, course_id="c1", assignment="module", score=9, max_score=10,
+                     passed=True, submitted_at=utcnow()))
+        zs_id = zs.id
+    moved = [["zhangsan", "张三", "海安市/海安街道/东园村", "干部", "学员", "13812345678", "Init-pass-1"],
+             *PEOPLE[2:]]  # lisi left the roster
+    report = import_roster(write_csv(tmp_path / "b.csv", moved, "utf-8"), records_url)
+    assert report.updated == ["zhangsan"] and report.deactivated == ["lisi"]
+    with session_scope(records_url) as s:
+        zs = s.scalar(select(Learner).where(Learner.username == "zhangsan"))
+        assert zs.id == zs_id and zs.unit.path == "海安市/海安街道/东园村"
+        assert s.scalar(select(func.count()).select_from(Result).where(Result.learner_id == zs_id)) == 1
+        assert s.scalar(select(Learner.active).where(Learner.username == "lisi")) is False
+    assert not accounts.verify_login(records_url, "lisi", "Init-pass-2").ok
+    again = import_roster(write_csv(tmp_path / "b.csv", moved, "utf-8"), records_url)
+    assert again.updated == [] and again.deactivated == [] and len(again.unchanged) == 3
+    back = import_roster(write_csv(tmp_path / "c.csv", PEOPLE, "utf-8"), records_url)
+    assert back.reactivated == ["lisi"]
+
+
+def test_generated_passwords_go_to_an_admin_only_file(records_url, tmp_path):
+    report = import_roster(write_csv(tmp_path / "r.csv", PEOPLE, "utf-8"), records_url,
+                           reports_dir=tmp_path / "reports")
+    assert stat.S_IMODE(report.passwords_file.stat().st_mode) == 0o600
+    rows = list(csv.reader(report.passwords_file.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0] == ["账号", "姓名", "初始密码"] and [r[0] for r in rows[1:]] == ["boss"]
+    result = accounts.verify_login(records_url, "boss", rows[1][2])
+    assert result.ok and result.must_change and result.role is Role.admin
+
+
+def test_dry_run_writes_nothing(records_url, tmp_path):
+    report = import_roster(write_csv(tmp_path / "r.csv", PEOPLE, "utf-8"), records_url, dry_run=True)
+    assert report.ok and len(report.created) == 4
+    assert snapshot(records_url) == []
