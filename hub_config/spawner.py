@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
@@ -140,6 +141,12 @@ class XuefaSpawner(LocalProcessSpawner):
 
     data_dir = Unicode(help="Platform data dir (default: $XUEFA_DATA_DIR).").tag(config=True)
 
+    skeleton_dir = Unicode(
+        str(Path(__file__).resolve().parent / "skel"),
+        help="Files copied into every home at each start when missing or older than here "
+        "(like /etc/skel), e.g. the learners' app page 我的学习.ipynb. A missing dir is fine.",
+    ).tag(config=True)
+
     @default("data_dir")
     def _default_data_dir(self):
         return str(DataDir.from_env().root)
@@ -185,6 +192,12 @@ class XuefaSpawner(LocalProcessSpawner):
     def get_env(self):
         env = super().get_env()
         env["XUEFA_DATA_DIR"] = str(self.datadir.root)
+        # submit (nbgrader exchange) and learning events (records service, through the public
+        # proxy with the learner's own token) from inside the learner's kernel
+        env["XUEFA_EXCHANGE"] = str(self.datadir.exchange)
+        host = os.environ.get("XUEFA_IP", "127.0.0.1")
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        env["XUEFA_RECORDS_URL"] = f"http://{host}:{os.environ.get('XUEFA_PORT', '8000')}/services/records/"
         if os.environ.get(RUN_ID_VAR):
             # lets `xuefa up` find and stop every process of this run, even orphans
             env[RUN_ID_VAR] = os.environ[RUN_ID_VAR]
@@ -210,9 +223,28 @@ class XuefaSpawner(LocalProcessSpawner):
                 cmd = [str(python), "-m", "jupyterhub.singleuser", *cmd[1:]]
         return cmd
 
+    def install_skeleton(self, uid: int | None = None, gid: int | None = None) -> list[Path]:
+        """Copy :attr:`skeleton_dir` into the home (platform files, not the learner's work)."""
+        src_root = Path(self.skeleton_dir)
+        copied = []
+        if not src_root.is_dir():
+            return copied
+        for src in sorted(p for p in src_root.rglob("*") if p.is_file()):
+            dest = self.home_dir / src.relative_to(src_root)
+            if dest.exists() and dest.stat().st_mtime >= src.stat().st_mtime:
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+            if uid is not None:
+                for path in (dest, *dest.relative_to(self.home_dir).parents):
+                    os.chown(self.home_dir / path, uid, gid)
+            copied.append(dest)
+        return copied
+
     async def start(self):
         if is_root():
-            ensure_system_user(self.unix_name, self.home_dir)
+            entry = ensure_system_user(self.unix_name, self.home_dir)
+            self.install_skeleton(entry.pw_uid, entry.pw_gid)
             self.cmd = self.server_cmd()
         else:
             self.log.warning(
@@ -222,6 +254,7 @@ class XuefaSpawner(LocalProcessSpawner):
                 self.user.name, self.unix_name,
             )
             self.home_dir.mkdir(parents=True, exist_ok=True)
+            self.install_skeleton()
         return await super().start()
 
 
