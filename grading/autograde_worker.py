@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -326,8 +327,10 @@ def run(ctx: Context) -> Graded:
     """Run the steps; an outcome-ending step or a failing nbgrader step still yields a Graded."""
     ctx.config = ctx.config or config_for(ctx)
     for step in STEPS:
+        t0 = time.monotonic()
         try:
             step(ctx)
+            log.debug("step %s took %.3fs", step.__name__, time.monotonic() - t0)
         except Stop as stop:
             ctx.graded.outcome, ctx.graded.message = stop.outcome, stop.message
             if step in (read_scores, feedback):
