@@ -115,8 +115,18 @@ def hub_groups(datadir: DataDir) -> dict:
     except Exception as exc:  # noqa: BLE001 - no DB yet: the hub still starts
         log.warning("no groups loaded from the records DB: %s", exc)
         return {}
-    return {name: members if isinstance(members, dict) else {"users": sorted(members)}
-            for name, members in groups.items()}
+    try:
+        props = people.group_properties(datadir.records_db_url) if hasattr(
+            people, "group_properties") else {}
+    except Exception:  # noqa: BLE001 - properties are a nicety (readable unit paths)
+        props = {}
+    loaded = {}
+    for name, members in groups.items():
+        entry = dict(members) if isinstance(members, dict) else {"users": sorted(members)}
+        if name in props and "properties" not in entry:
+            entry["properties"] = props[name]
+        loaded[name] = entry
+    return loaded
 
 
 def configure_groups(c, datadir: DataDir) -> None:

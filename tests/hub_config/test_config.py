@@ -111,3 +111,22 @@ def test_lab_locale_override(tmp_path):
     path.write_text(json.dumps({LAB_LOCALE_PLUGIN: {"locale": "en"}, "x": 1}))
     ensure_lab_locale(tmp_path)  # an operator's choice is kept
     assert json.loads(path.read_text())[LAB_LOCALE_PLUGIN] == {"locale": "en"}
+
+
+def test_groups_loaded_from_the_roster(datadir, monkeypatch, tmp_path):
+    from grading import migrate
+    from grading.roster import import_roster
+
+    monkeypatch.delenv("XUEFA_RECORDS_DB_URL", raising=False)
+    migrate.upgrade(datadir.records_db_url)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("账号,姓名,单位,身份,角色,手机,初始密码\n"
+                      "admin1,甲,海安市,干部,管理员,,chushi2026a\n"
+                      "ganbu1,乙,海安市/城东镇,干部,学员,,chushi2026a\n", encoding="utf-8")
+    assert not import_roster(roster, datadir.records_db_url, reports_dir=datadir.reports).errors
+    groups = hubconfig.hub_groups(datadir)
+    assert groups["role-admin"]["users"] == ["admin1"]
+    assert groups["role-learner"]["users"] == ["ganbu1"]
+    assert groups["audience-cadre"]["users"] == ["admin1", "ganbu1"]
+    units = {k: v for k, v in groups.items() if k.startswith("unit-")}
+    assert {v["properties"]["path"] for v in units.values()} == {"海安市", "海安市/城东镇"}
