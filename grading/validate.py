@@ -449,9 +449,14 @@ def check_nbgrader(ctx: CourseContext) -> list[Problem]:
         tail = (res.get("error") or res.get("log") or "").strip().splitlines()[-3:]
         return [Problem(f"{ctx.path.name}/source/{ASSIGNMENT}", None, "nbgrader",
                         "nbgrader 无法生成学员版本：" + " / ".join(tail))]
+    return release_leaks(ctx, root / "release" / ASSIGNMENT)
+
+
+def release_leaks(ctx: CourseContext, release_dir: Path) -> list[Problem]:
+    """Keys, grading code or explanations that reached the learner version in ``release_dir``."""
     out: list[Problem] = []
     for info in ctx.assessments:
-        released = root / "release" / ASSIGNMENT / Path(info.name).name
+        released = release_dir / Path(info.name).name
         if not released.exists():
             out.append(Problem(info.name, None, "nbgrader", "学员版本中缺少这个笔记本"))
             continue
@@ -463,6 +468,10 @@ def check_nbgrader(ctx: CourseContext) -> list[Problem]:
                     secrets.append((g.qid, k, v))
                 elif isinstance(v, dict):
                     secrets += [(g.qid, k, s) for s in v.values() if isinstance(s, str) and len(s) >= 8]
+        # text the author meant learners to see: everything outside hidden-test regions
+        public = "\n".join(re.sub(re.escape(HIDDEN_BEGIN) + r".*?" + re.escape(HIDDEN_END), "", c.source, flags=re.S)
+                           for c in info.nb.cells)
+        secrets = [s for s in secrets if s[2] not in public]
         rinfo = read_notebook(released, info.name)
         for i, cell in enumerate(rinfo.nb.cells, 1):
             src = cell.source
@@ -560,3 +569,11 @@ def validate_campaign(path: str | Path, courses_root: str | Path | None = None) 
         if cid not in spec.course_ids():
             out.append(Problem(path.name, None, f"hours.{cid}", "计划中没有这门课程"))
     return out
+
+
+def course_context(path: str | Path) -> CourseContext:
+    """A course folder read (course.yaml and notebooks) for callers that run checks themselves."""
+    ctx = CourseContext(path=Path(path).resolve())
+    check_yaml(ctx)
+    check_layout(ctx)
+    return ctx
