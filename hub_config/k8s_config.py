@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import inspect
 import os
+from pathlib import Path
 from typing import Any
 
 from traitlets.config import Config
+
+from grading.datadir import DataDir
 
 SPAWNER = "kubespawner.KubeSpawner"
 
@@ -54,7 +57,7 @@ DEFAULT_PROFILES = {
 }
 
 
-def platform_config(mode: str = "kubernetes") -> Config:
+def platform_config(datadir: DataDir, *, side_effects: bool = True) -> Config:
     """The one-machine platform config (``hub_config.config.apply_config``) as a fresh Config.
 
     Empty when the hub area's module is not installed yet, so the chart still starts."""
@@ -63,11 +66,11 @@ def platform_config(mode: str = "kubernetes") -> Config:
         from hub_config.config import apply_config
     except ImportError:
         return cfg
-    params = inspect.signature(apply_config).parameters
-    if "mode" in params:
-        apply_config(cfg, mode=mode)
-    else:
-        apply_config(cfg)
+    # the chart runs its own culler (values `cull`); a second one would race it
+    off = {s for s in os.environ.get("XUEFA_DISABLE_SERVICES", "").split(",") if s}
+    os.environ["XUEFA_DISABLE_SERVICES"] = ",".join(sorted(off | {"idle-culler"}))
+    kwargs = {"side_effects": side_effects} if "side_effects" in inspect.signature(apply_config).parameters else {}
+    apply_config(cfg, datadir, **kwargs)
     return cfg
 
 
@@ -131,12 +134,34 @@ def uid_for(base: int):
     return uid
 
 
-def apply_k8s(c: Config, values: dict[str, Any] | None = None) -> Config:
+def publish_services(c: Config, host: str, ports: dict[str, int]) -> None:
+    """Managed services run in the hub pod; the proxy and user pods reach them through the hub's
+    Kubernetes Service (``hub.service.extraPorts``), so each gets a fixed port and that host."""
+    for service in c.JupyterHub.get("services", []):
+        url = service.get("url", "")
+        if not service.get("command") or "://127.0.0.1:" not in url:
+            continue
+        old = url.rsplit(":", 1)[1].strip("/")
+        new = str(ports.get(service["name"], old))
+        service["url"] = f"http://{host}:{new}"
+        service["command"] = [new if arg == old else arg.replace(f"={old}", f"={new}")
+                              for arg in service["command"]]
+        env = dict(service.get("environment", {}))
+        env.setdefault("XUEFA_SERVICE_BIND", "0.0.0.0")  # listen beyond the pod's loopback
+        service["environment"] = env
+
+
+def apply_k8s(c: Config, values: dict[str, Any] | None = None, *,
+              side_effects: bool = True) -> Config:
     """Apply the platform to the chart-built config ``c``; ``values`` is ``custom.xuefa``."""
     values = values or {}
     data_dir = values.get("dataDir", "/srv/xuefa")
-    os.environ.setdefault("XUEFA_DATA_DIR", data_dir)  # services and DataDir.from_env() read it
-    merge_platform(c, platform_config("kubernetes"))
+    os.environ.setdefault("XUEFA_DATA_DIR", data_dir)  # `kubectl exec ... xuefa` finds it too
+    datadir = DataDir(Path(data_dir))
+    merge_platform(c, platform_config(datadir, side_effects=side_effects))
+    if side_effects and datadir.hub.is_dir():
+        # `xuefa roster import` in the hub pod talks to the hub directly, not via the proxy pod
+        (datadir.hub / "hub_url").write_text(f"http://127.0.0.1:{values.get('hubPort', 8081)}/hub/api")
 
     c.JupyterHub.spawner_class = SPAWNER
     c.KubeSpawner.profile_list = profiles_for(values)
@@ -151,15 +176,5 @@ def apply_k8s(c: Config, values: dict[str, Any] | None = None) -> Config:
         "XUEFA_DATA_DIR": data_dir,
     }
 
-    # Managed services run in the hub pod; the proxy and user pods reach them through the
-    # hub's Kubernetes Service (hub.service.extraPorts), not 127.0.0.1.
-    host = values.get("serviceHost", "hub")
-    for service in c.JupyterHub.get("services", []):
-        url = service.get("url", "")
-        if service.get("command") and "://127.0.0.1:" in url:
-            port = url.rsplit(":", 1)[1].strip("/")
-            service["url"] = f"http://{host}:{port}"
-            env = dict(service.get("environment", {}))
-            env.setdefault("XUEFA_SERVICE_BIND", "0.0.0.0")
-            service["environment"] = env
+    publish_services(c, values.get("serviceHost", "hub"), values.get("servicePorts") or {})
     return c

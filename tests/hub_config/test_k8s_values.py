@@ -78,8 +78,11 @@ def test_platform_uses_postgres_secrets_shared_storage_and_culler(values):
 
 
 @pytest.fixture
-def chart_config(values, monkeypatch) -> Config:
+def chart_config(values, monkeypatch, tmp_path) -> Config:
     """Run hub.extraConfig like the chart's jupyterhub_config.py, after the chart's own settings."""
+    values = copy.deepcopy(values)
+    values["custom"]["xuefa"]["dataDir"] = str(tmp_path / "srv")  # the RWX volume's mount
+
     def get_config(key, default=None):
         node = values
         for part in key.split("."):
@@ -89,7 +92,10 @@ def chart_config(values, monkeypatch) -> Config:
         return node
 
     monkeypatch.setitem(sys.modules, "z2jh", types.SimpleNamespace(get_config=get_config))
-    monkeypatch.setenv("XUEFA_DATA_DIR", "/srv/xuefa")
+    monkeypatch.setenv("XUEFA_DATA_DIR", str(tmp_path / "srv"))
+    monkeypatch.setenv("XUEFA_DISABLE_SERVICES", "")
+    for var in ("XUEFA_RECORDS_DB_URL", "XUEFA_GRADEBOOK_DB_URL"):
+        monkeypatch.delenv(var, raising=False)
     c = Config()
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"  # what the chart sets first
     c.JupyterHub.db_url = values["hub"]["db"]["url"]
@@ -111,6 +117,26 @@ def test_hub_config_loads_with_kubespawner(chart_config, values):
     assert c.JupyterHub.hub_connect_url == "http://hub:8081"
     app = JupyterHub(config=c)
     assert app.spawner_class is KubeSpawner
+
+
+def test_platform_settings_laid_over_the_chart(chart_config, values):
+    c = chart_config
+    if "XuefaAuthenticator" not in c:
+        pytest.skip("hub_config.config not installed")
+    assert c.JupyterHub.authenticator_class == "hub_config.auth.XuefaAuthenticator"
+    assert "group_overrides" in c.Spawner  # learners still land on 我的学习
+    assert "cmd" not in c.Spawner  # the chart's singleuser command, not the venv's path
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert "idle-culler" not in services  # the chart's culler (values `cull`) does it
+    assert not any("idle-culler" in r.get("services", []) for r in c.JupyterHub.load_roles)
+    ports = values["custom"]["xuefa"]["servicePorts"]
+    assert {p["port"] for p in values["hub"]["service"]["extraPorts"]} == set(ports.values())
+    for name, port in ports.items():
+        if name in services:
+            assert services[name]["url"] == f"http://hub:{port}"
+            assert services[name]["environment"]["XUEFA_SERVICE_BIND"] == "0.0.0.0"
+    if "dashboards" in services:
+        assert str(ports["dashboards"]) in services["dashboards"]["command"]
 
 
 @pytest.fixture
@@ -149,7 +175,7 @@ async def _check_profiles(chart_config, groups, slug):
     profiles = chart_config.KubeSpawner.profile_list(spawner)
     assert [p["slug"] for p in profiles] == [slug]
     assert spawner.uid(spawner) == 100007 and spawner.fs_gid == 100
-    assert spawner.environment["XUEFA_DATA_DIR"] == "/srv/xuefa"
+    assert spawner.environment["XUEFA_DATA_DIR"].endswith("srv")
 
     spawner._apply_overrides(profiles[0]["kubespawner_override"])
     mounts = {m["mountPath"] for m in spawner.volume_mounts}
