@@ -5,8 +5,9 @@ records DB (the dashboards get their numbers from ``grading.reports``). Figures 
 emitted as HTML so Voila renders them on the server: the page shows the numbers before any
 widget JavaScript has loaded, and tests can read them from the HTML.
 
-plotly.js is not inlined (3.5 MB per chart): pages load it once from the dashboards service's
-files route (``PLOTLY_SRC``), a copy of the file shipped with the plotly package.
+Charts go out as plotly's mime type (:func:`show`): Voila draws them with the jupyterlab-plotly
+extension, nothing is fetched from a CDN. :func:`figure_html` (static HTML that loads plotly.js
+from the service's files route, ``PLOTLY_SRC``) is for pages outside Voila.
 """
 
 from __future__ import annotations
@@ -121,6 +122,16 @@ def table_html(
     if sortable:
         out.append(_SORT_JS % tid)
     return "".join(out)
+
+
+def show(fig) -> None:
+    """Display a plotly figure through the plotly mime type, drawn in the page by the
+    jupyterlab-plotly extension Voila loads (no plotly.js script tags, no CDN)."""
+    from IPython.display import display
+
+    fig.update_layout(font_family=FONT, template="plotly_white", margin=dict(l=40, r=20, t=50, b=40))
+    display({"application/vnd.plotly.v1+json": fig.to_plotly_json(), "text/plain": fig.layout.title.text or ""},
+            raw=True)
 
 
 def figure_html(fig, *, first: bool = True) -> str:

@@ -126,7 +126,7 @@ def test_by_unit_table_and_chart(city, pages):
     for u in units.itertuples():
         assert f">{u.unit}</td>" in text
         assert charts.pct(u.completion_rate) in text
-    assert "plotly.min.js" in text  # chart loads plotly.js from the service, not a CDN
+    assert "各单位完成率" in text  # the plotly chart (mime output, drawn by jupyterlab-plotly)
 
 
 def test_trend_laggards_and_items(city, pages):
