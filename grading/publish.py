@@ -10,6 +10,7 @@ in ``inbound/`` stay where they are.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -99,14 +100,30 @@ def _course_dir(course: str | Path) -> Path:
     return courses_dir() / str(course)
 
 
-def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | None = None) -> PublishReport:
-    """Generate and release ``courses/<course_id>`` (or the course folder ``source``)."""
+def source_digest(cdir: Path) -> str:
+    """A fingerprint of what a publish would release (course.yaml and the module notebooks)."""
+    h = hashlib.sha256()
+    files = [cdir / "course.yaml", *sorted((cdir / "source" / ASSIGNMENT).glob("*.ipynb"))]
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | None = None,
+                   if_changed: bool = False) -> PublishReport | None:
+    """Generate and release ``courses/<course_id>`` (or the course folder ``source``).
+
+    ``if_changed``: do nothing (return None) when this exact source is already released."""
     cdir = Path(source) if source else _course_dir(course_id)
     spec = load_course(cdir)
     datadir.ensure()
-    if getattr(datadir, "root", None) is not None:
-        upgrade(datadir.records_db_url)
+    upgrade(datadir.records_db_url)
     root = datadir.course_root(spec.id)
+    digest = source_digest(cdir)
+    stamp = root / ".published.sha256"
+    outbound = datadir.exchange / spec.id / "outbound" / ASSIGNMENT
+    if if_changed and stamp.exists() and stamp.read_text().strip() == digest and outbound.is_dir():
+        return None
     (root / "source").mkdir(parents=True, exist_ok=True)
     target = root / "source" / ASSIGNMENT
     # replace the source wholesale so a deleted lesson does not linger; nothing learners own lives here
@@ -126,7 +143,6 @@ def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | No
     res = api.release_assignment(ASSIGNMENT)
     if not res.get("success"):
         raise PublishError(f"{spec.id}: nbgrader release_assignment failed:\n{res.get('error') or res.get('log')}")
-    outbound = datadir.exchange / spec.id / "outbound" / ASSIGNMENT
     # learners are separate unix users: they must be able to read (never write) the release
     for p in [datadir.exchange / spec.id, datadir.exchange / spec.id / "outbound", *outbound.rglob("*"), outbound]:
         try:
@@ -134,8 +150,20 @@ def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | No
         except OSError:
             pass
     upsert_course(datadir.records_db_url, spec)
+    _ensure_gradebook(datadir, spec.id)
+    stamp.write_text(digest + "\n")
     log.info("published %s (%g points) to %s", spec.id, spec.points, outbound)
     return PublishReport(spec.id, spec.title, spec.points, outbound, [a.label for a in spec.audience])
+
+
+def _ensure_gradebook(datadir: DataDir, course_id: str) -> None:
+    """The grading area's course set-up (nbgrader_config.py, learners in the gradebook)."""
+    try:
+        from grading import nbgrader_setup
+    except ImportError:
+        return
+    if hasattr(nbgrader_setup, "ensure_course"):
+        nbgrader_setup.ensure_course(datadir, course_id)
 
 
 def upsert_course(url: str, spec: CourseSpec) -> None:
@@ -165,8 +193,10 @@ def upsert_course(url: str, spec: CourseSpec) -> None:
         a.manual = spec.assessment.manual
 
 
-def publish_all(datadir: DataDir, root: Path | None = None) -> list[PublishReport]:
-    return [publish_course(datadir, d.name, source=d) for d in course_dirs(root)]
+def publish_all(datadir: DataDir, root: Path | None = None, *, if_changed: bool = False) -> list[PublishReport]:
+    """Publish every course under ``root`` (default: the shipped ``courses/``)."""
+    reports = [publish_course(datadir, d.name, source=d, if_changed=if_changed) for d in course_dirs(root)]
+    return [r for r in reports if r is not None]
 
 
 def load_campaign(datadir: DataDir | str, path: str | Path) -> CampaignSpec:
@@ -196,3 +226,20 @@ def load_campaign(datadir: DataDir | str, path: str | Path) -> CampaignSpec:
             if c is not None:
                 c.hours = hours
     return spec
+
+
+# --- steps of ``xuefa up --demo`` (hub_config.demo runs them when importable) -----------------
+
+DEMO_CAMPAIGN = courses_dir() / "campaigns" / "xuexiyue_2026.yaml"
+
+
+def publish_demo_courses(datadir: DataDir) -> str:
+    """Publish the shipped courses (only those changed since the last start)."""
+    done = publish_all(datadir, if_changed=True)
+    total = len(course_dirs())
+    return f"演示课程 demo courses: 已发布 published {len(done)}, 未变化 unchanged {total - len(done)}"
+
+
+def load_demo_campaign(datadir: DataDir) -> str:
+    spec = load_campaign(datadir, DEMO_CAMPAIGN)
+    return f"学习活动 campaign: {spec.name}（{spec.start} 至 {spec.end}）"

@@ -41,6 +41,8 @@ STEPS: list[Step] = [import_demo_roster]
 
 # "module:function" hooks of other areas, run after STEPS when importable
 OPTIONAL_STEPS = [
+    "grading.publish:publish_demo_courses",
+    "grading.publish:load_demo_campaign",
     "grading.demo:publish_demo_courses",
     "grading.demo:load_demo_campaign",
     "courses.demo:publish_demo_courses",
