@@ -13,7 +13,10 @@ on a free loopback port with a throwaway data dir, after importing a small roste
                        the real login form (xsrf) including the forced first-login password
                        change; ``password=None`` means "whatever the password is now" (the
                        fixture remembers :data:`NEW_PASSWORD` after a change)
-``hub.try_login(username, password) -> requests.Response``  one raw form post (for refusals)
+``hub.try_login(username, password) -> requests.Response``  one raw form post, no redirect
+                       followed (302 = logged in, 403 = refused, 200 = change-password form)
+``hub.change_password(session, form_response, new)``  answer that form (302 when accepted)
+``new_session()``      a ``requests.Session`` that decodes the hub's zh-CN pages as UTF-8
 ``hub.spawn(session, username)``  start that user's server as the user would, wait until ready
 ``hub.log_text()``     the hub's (and the single-user servers') log so far
 
@@ -106,6 +109,19 @@ def _xsrf(session: requests.Session) -> str:
     return session.cookies.get("_xsrf") or ""
 
 
+def _utf8(response: requests.Response, *args, **kwargs) -> requests.Response:
+    # the hub's pages say "text/html" without a charset; requests would assume Latin-1
+    response.encoding = "utf-8"
+    return response
+
+
+def new_session() -> requests.Session:
+    """A browser-like session whose responses decode as UTF-8 (the pages are zh-CN)."""
+    s = requests.Session()
+    s.hooks["response"].append(_utf8)
+    return s
+
+
 @dataclass
 class Hub:
     url: str
@@ -129,28 +145,36 @@ class Hub:
     # --- the login form -----------------------------------------------------------------------
     def try_login(self, username: str, password: str,
                   session: requests.Session | None = None) -> requests.Response:
-        """One real form post (after GET /hub/login for the xsrf cookie); redirects followed."""
-        s = session or requests.Session()
+        """One real form post (after GET /hub/login for the xsrf cookie). Not following the
+        redirect: a success is a 302 (into the user's server, which need not be running)."""
+        s = session or new_session()
         s.get(f"{self.url}/hub/login", timeout=30)
         return s.post(f"{self.url}/hub/login",
                       data={"username": username, "password": password, "_xsrf": _xsrf(s)},
-                      timeout=60)
+                      timeout=60, allow_redirects=False)
+
+    def change_password(self, session: requests.Session, form: requests.Response,
+                        new_password: str, confirm: str | None = None) -> requests.Response:
+        """Answer the forced change-password form in ``form`` (no redirect followed)."""
+        nonce = re.search(r'name="change_nonce" value="([^"]+)"', form.text)
+        assert nonce, f"no change-password form: {form.status_code} {form.text[:300]}"
+        return session.post(f"{self.url}/hub/login",
+                            data={"change_nonce": nonce.group(1), "new_password": new_password,
+                                  "confirm_password": new_password if confirm is None else confirm,
+                                  "_xsrf": _xsrf(session)},
+                            timeout=60, allow_redirects=False)
 
     def login(self, username: str, password: str | None = None,
               new_password: str = NEW_PASSWORD) -> requests.Session:
         """Log in through the form; a forced password change is answered with ``new_password``.
         Returns the session holding the hub login cookie (fails the test otherwise)."""
         password = password or self.passwords.get(username, INITIAL_PASSWORD)
-        s = requests.Session()
+        s = new_session()
         r = self.try_login(username, password, s)
-        nonce = re.search(r'name="change_nonce" value="([^"]+)"', r.text)
-        if nonce:
-            r = s.post(f"{self.url}/hub/login",
-                       data={"change_nonce": nonce.group(1), "new_password": new_password,
-                             "confirm_password": new_password, "_xsrf": _xsrf(s)},
-                       timeout=60)
+        if 'name="change_nonce"' in r.text:
+            r = self.change_password(s, r, new_password)
             password = new_password
-        assert r.status_code == 200, f"login of {username} failed: {r.status_code} {r.text[:500]}"
+        assert r.status_code == 302, f"login of {username} failed: {r.status_code} {r.text[:500]}"
         assert self.whoami(s) == username, f"no hub session for {username} after login"
         self.passwords[username] = password
         return s
@@ -163,7 +187,8 @@ class Hub:
     def spawn(self, session: requests.Session, username: str,
               timeout: float = SPAWN_TIMEOUT) -> requests.Response:
         """Start ``username``'s server the way the browser does (GET /hub/spawn), wait until the
-        hub reports it ready, then open it with the session. Returns that last response.
+        hub reports it ready, open a page of it (OAuth hand-over, server cookie), then return
+        the response of its ``/api/status`` with that session (200 when reachable).
 
         On failure the assertion carries the hub log tail: JupyterHub 6.1.1 hides an early
         single-user exit behind ``InvalidStateError``; the server's own output is in the log."""
@@ -182,8 +207,9 @@ class Hub:
                 raise AssertionError(f"server of {username} did not start ({elapsed:.0f}s):\n"
                                      f"{self.log_text()[-6000:]}")
             time.sleep(1)
-        r = session.get(f"{self.url}/user/{username}/api/status", timeout=60)
-        return r
+        # a page (not an API URL) runs the server's OAuth hand-over as a browser's first visit
+        session.get(f"{self.url}/user/{username}/lab", timeout=60)
+        return session.get(f"{self.url}/user/{username}/api/status", timeout=60)
 
     def stop_server(self, username: str) -> None:
         self.api("DELETE", f"/users/{username}/server")
@@ -213,11 +239,12 @@ def stop_platform(hub: Hub) -> list[int]:
     if hub.proc.poll() is None:
         hub.proc.send_signal(signal.SIGTERM)
         try:
-            hub.proc.wait(60)
+            hub.proc.wait(120)
         except subprocess.TimeoutExpired:
             os.killpg(hub.proc.pid, signal.SIGKILL)
             hub.proc.wait()
-    deadline = time.monotonic() + 5
+    # kernels notice their parent is gone within a few seconds
+    deadline = time.monotonic() + 15
     while platform_pids(hub.datadir) and time.monotonic() < deadline:
         time.sleep(0.2)
     left = platform_pids(hub.datadir)
