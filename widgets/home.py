@@ -1,0 +1,218 @@
+"""我的学习: the learner's app page (rendered by Voila in the learner's own server).
+
+Asks the records service (``GET {records}/api/me/learning`` with the learner's own
+``JUPYTERHUB_API_TOKEN``, see ``grading.learner_home.my_learning``) for this month's modules,
+and renders one card per module. 开始学习 fetches the module through nbgrader into
+``~/<course_id>/module/`` (never over an existing copy: the learner's answers live there) and
+links to its first lesson rendered by Voila. There is no timer and no ranking anywhere
+(国办函〔2026〕12号): only what is required, what is passed, and the hours credited.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import ipywidgets as W
+
+from widgets.events import records_url
+
+ASSIGNMENT = "module"
+STATUS_COLOURS = {"未开始": "#888", "学习中": "#1677ff", "已提交": "#d48806", "已合格": "#389e0d",
+                  "未合格": "#cf1322"}
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("XUEFA_HOME") or Path.home())
+
+
+def server_prefix() -> str:
+    """URL prefix of this learner's server, e.g. ``/user/ganbu1/``."""
+    return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/").rstrip("/") + "/"
+
+
+def voila_url(*parts: str) -> str:
+    return server_prefix() + "voila/render/" + "/".join(quote(p) for p in parts)
+
+
+def load_learning(timeout: float = 10) -> dict:
+    """The records service's answer for the token's user; raises RuntimeError (zh-CN) on failure."""
+    base = records_url()
+    if not base:
+        raise RuntimeError("无法连接学习记录服务（不在平台环境中运行）")
+    req = urllib.request.Request(base + "api/me/learning", headers={
+        "Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.load(r)
+    except Exception as e:  # the page must say something useful, never a traceback
+        raise RuntimeError(f"暂时无法读取学习记录（{type(e).__name__}），请稍后刷新页面") from e
+
+
+def module_dir(course_id: str) -> Path:
+    return home_dir() / course_id / ASSIGNMENT
+
+
+def fetch_module(course_id: str) -> Path:
+    """nbgrader fetch_assignment into ``~/<course_id>/module`` unless it is already there."""
+    dest = module_dir(course_id)
+    if dest.is_dir() and any(dest.glob("*.ipynb")):
+        return dest
+    from jupyter_core.paths import jupyter_config_path
+    from nbgrader.apps import NbGrader
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange import ExchangeFactory
+
+    app = NbGrader()
+    app.config_file_paths.extend(jupyter_config_path())
+    app.load_config_file()
+    config = app.config
+    if os.environ.get("XUEFA_EXCHANGE"):
+        config.Exchange.root = os.environ["XUEFA_EXCHANGE"]
+    config.Exchange.assignment_dir = str(home_dir())
+    config.Exchange.path_includes_course = True
+    config.CourseDirectory.course_id = course_id
+    config.CourseDirectory.assignment_id = ASSIGNMENT
+    coursedir = CourseDirectory(config=config)
+    fetch = ExchangeFactory(config=config).FetchAssignment(
+        coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
+    fetch.start()
+    if not dest.is_dir():
+        raise RuntimeError("课程尚未发布，请联系讲师")
+    return dest
+
+
+def feedback_files(course_id: str) -> list[Path]:
+    """nbgrader feedback HTML already fetched for this module, newest first."""
+    root = module_dir(course_id) / "feedback"
+    return sorted(root.glob("*/assessment.html"), reverse=True) if root.is_dir() else []
+
+
+def _e(s) -> str:
+    return html.escape(str(s))
+
+
+def header_html(data: dict) -> str:
+    camp = data.get("campaign")
+    name = _e(data.get("name") or data.get("username", ""))
+    if not camp:
+        return (f"<h2 style='margin:4px 0'>我的学习</h2><p>{name}，您好！"
+                f"{_e(data.get('message', '目前没有进行中的学习活动。'))}</p>")
+    done = data.get("required_passed", 0)
+    total = data.get("required_total", 0)
+    left = camp.get("days_left", 0)
+    deadline = f"截止 {camp['deadline']}" + (f"，还剩 <b>{left}</b> 天" if camp.get("running") else "")
+    state = "🎉 必修课程已全部合格" if data.get("complete") else f"必修课程已合格 <b>{done}</b>/{total} 门"
+    return (f"<h2 style='margin:4px 0'>我的学习 · {_e(camp['name'])}</h2>"
+            f"<div style='white-space:normal'>{name}（{_e(data.get('audience_label', ''))}），您好！"
+            f"{deadline}。<br>{state}；已获学时 <b>{data.get('credited_hours', 0):g}</b>。"
+            f"合格线 {camp.get('pass_mark', 60):g} 分。</div>")
+
+
+class ModuleCard(W.VBox):
+    """One module: title, 必修/选修, hours, status and score, and what to do next."""
+
+    def __init__(self, module: dict):
+        self.module = module
+        self.cid = module["course_id"]
+        full = W.Layout(width="100%")
+        self.info = W.HTML(layout=full)
+        self.actions = W.HBox(layout=W.Layout(width="100%", flex_flow="row wrap"))
+        self.message = W.HTML(layout=full)
+        super().__init__([self.info, self.actions, self.message],
+                         layout=W.Layout(width="100%", border="1px solid #ddd", padding="8px",
+                                         margin="6px 0"))
+        self.add_class("xf-module")
+        self.render()
+
+    @property
+    def status(self) -> str:
+        s = self.module.get("status", "未开始")
+        if s == "未开始" and module_dir(self.cid).is_dir():
+            return "学习中"  # fetched: studying even before the first event arrives
+        return s
+
+    def render(self) -> None:
+        m = self.module
+        kind = "必修" if m.get("required") else "选修"
+        colour = STATUS_COLOURS.get(self.status, "#888")
+        score = f"，最高 {m['score']:g} 分" if m.get("score") is not None else ""
+        manual = "（含人工评阅题）" if m.get("manual") else ""
+        self.info.value = (
+            f"<div style='white-space:normal'><b style='font-size:110%'>{_e(m['title'])}</b> "
+            f"<span style='border:1px solid #aaa;border-radius:3px;padding:0 4px;font-size:85%'>{kind}</span> "
+            f"<span style='color:#666'>{m.get('hours', 0):g} 学时{manual}</span><br>"
+            f"<span style='color:#555'>{_e(m.get('summary', ''))}</span><br>"
+            f"状态：<b style='color:{colour}'>{_e(self.status)}</b>{score}</div>")
+        fetched = module_dir(self.cid).is_dir()
+        buttons: list[W.Widget] = []
+        if not fetched:
+            start = W.Button(description="开始学习", button_style="primary", icon="play",
+                             layout=W.Layout(width="auto"))
+            start.on_click(lambda _b: self.start())
+            buttons.append(start)
+        else:
+            buttons.append(W.HTML(self._links_html()))
+        self.actions.children = buttons
+
+    def _links_html(self) -> str:
+        links = []
+        for i, lesson in enumerate(self.module.get("lessons") or ["lesson1.ipynb"], 1):
+            label = "继续学习（第1课）" if i == 1 else f"第{i}课"
+            links.append(f"<a href='{voila_url(self.cid, ASSIGNMENT, lesson)}' target='_self'>{label}</a>")
+        links.append(f"<a href='{voila_url(self.cid, ASSIGNMENT, 'assessment.ipynb')}' target='_self'>结业测试</a>")
+        if self.module.get("feedback") or self.module.get("status") in ("已合格", "未合格", "已提交"):
+            links.append(f"<a href='{voila_url(self.cid, ASSIGNMENT, 'assessment.ipynb')}' target='_self'>"
+                         "查看成绩与解析</a>")
+            for fb in feedback_files(self.cid)[:1]:
+                rel = fb.relative_to(home_dir())
+                links.append(f"<a href='{server_prefix()}files/{quote(str(rel))}' target='_blank'>评阅反馈</a>")
+        return " · ".join(links)
+
+    def start(self) -> None:
+        self.message.value = "正在准备课程……"
+        try:
+            fetch_module(self.cid)
+        except BaseException as e:  # nbgrader calls sys.exit through self.fail
+            self.message.value = (f"<span style='color:#c00' role='alert'>课程准备失败：{_e(e or type(e).__name__)}。"
+                                  "请稍后重试。</span>")
+            return
+        self.render()
+        first = (self.module.get("lessons") or ["lesson1.ipynb"])[0]
+        self.message.value = (f"<b>已准备好。</b><a href='{voila_url(self.cid, ASSIGNMENT, first)}' "
+                              "target='_self'>点击进入第一课 →</a>")
+
+
+class MyLearning(W.VBox):
+    """The whole 我的学习 page. ``data`` defaults to the records service's answer."""
+
+    def __init__(self, data: dict | None = None, **kw):
+        self.header = W.HTML(layout=W.Layout(width="100%"))
+        self.required = W.VBox(layout=W.Layout(width="100%"))
+        self.elective = W.VBox(layout=W.Layout(width="100%"))
+        self.refresh_button = W.Button(description="刷新", icon="refresh", layout=W.Layout(width="auto"))
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        super().__init__([self.header, self.required, self.elective, self.refresh_button],
+                         layout=W.Layout(width="100%", max_width="900px"), **kw)
+        self.cards: dict[str, ModuleCard] = {}
+        self.refresh(data)
+
+    def refresh(self, data: dict | None = None) -> None:
+        try:
+            data = data if data is not None else load_learning()
+        except RuntimeError as e:
+            self.header.value = f"<h2>我的学习</h2><p style='color:#c00' role='alert'>{_e(e)}</p>"
+            return
+        self.data = data
+        self.header.value = header_html(data)
+        mods = data.get("modules") or []
+        self.cards = {m["course_id"]: ModuleCard(m) for m in mods}
+        req = [self.cards[m["course_id"]] for m in mods if m.get("required")]
+        ele = [self.cards[m["course_id"]] for m in mods if not m.get("required")]
+        self.required.children = ([W.HTML("<h3 style='margin:8px 0 0'>必修课程</h3>")] + req) if req else []
+        self.elective.children = ([W.HTML("<h3 style='margin:8px 0 0'>选修课程</h3>")] + ele) if ele else []
