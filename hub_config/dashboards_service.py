@@ -88,6 +88,8 @@ class DashboardsService(Configurable):
             "--VoilaConfiguration.file_allowlist=['plotly\\.min\\.js']",
             "--VoilaConfiguration.show_tracebacks=False",
             "--VoilaConfiguration.http_header_envs=[]",
+            # front-end: widgets and plotly only (nbgrader's lab extension has no business here)
+            "--VoilaConfiguration.extension_allowlist=['@jupyter-widgets/jupyterlab-manager', 'jupyterlab-plotly']",
         ]
         if self.preheat:
             argv += ["--preheat_kernel=True", f"--pool_size={self.pool_size}"]
