@@ -132,6 +132,8 @@ def assessment_notebook(cid: str, spec: dict, a: dict) -> nbformat.NotebookNode:
         cells.append(new_code_cell(call(f"xf.{CLASSES[q['type']]}", question_kwargs(q, practice=False)),
                                    metadata=nbg(f"{qid}_question")))
         if q["type"] == "essay":
+            cells.append(new_markdown_cell(f"**评分要点**（讲师据此人工评阅）：{q.get('rubric', '')}",
+                                           metadata=nbg(f"{qid}_rubric")))
             cells.append(new_markdown_cell(
                 "（提交时，上方作答框中的内容会自动填入此处，供讲师评阅。）",
                 metadata=nbg(qid, grade=True, solution=True, locked=False, points=points_of(q))))
@@ -145,6 +147,13 @@ def assessment_notebook(cid: str, spec: dict, a: dict) -> nbformat.NotebookNode:
         cells.append(new_code_cell(src, metadata=nbg(qid, grade=True, points=points_of(q))))
     cells.append(new_code_cell("xf.Submit()", metadata=nbg("submit")))
     return new_notebook(cells=cells, metadata=kernel_meta())
+
+
+def stable_ids(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
+    """Deterministic cell ids, so rebuilding unchanged content gives an unchanged file."""
+    for i, cell in enumerate(nb.cells, 1):
+        cell["id"] = f"{stem}-{i:02d}"
+    return nb
 
 
 def build(cid: str) -> Path:
@@ -168,8 +177,9 @@ def build(cid: str) -> Path:
         "# 课程元数据（由讲师维护；修改后运行 xuefa course validate " + cid + "）\n"
         + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=100), encoding="utf-8")
     for i, lesson in enumerate(lessons, 1):
-        nbformat.write(lesson_notebook(cid, f"lesson{i}", lesson), src / f"lesson{i}.ipynb")
-    nbformat.write(assessment_notebook(cid, spec, a), src / "assessment.ipynb")
+        nbformat.write(stable_ids(lesson_notebook(cid, f"lesson{i}", lesson), f"lesson{i}"),
+                       src / f"lesson{i}.ipynb")
+    nbformat.write(stable_ids(assessment_notebook(cid, spec, a), "assessment"), src / "assessment.ipynb")
     return root
 
 
