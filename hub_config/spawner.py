@@ -47,12 +47,15 @@ def ensure_system_user(username: str, home: Path) -> pwd.struct_passwd:
     try:
         entry = pwd.getpwnam(username)
     except KeyError:
-        subprocess.run(
+        made = subprocess.run(
             ["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/bash",
              "--user-group", "--comment", "xuefa", username],
-            check=True, capture_output=True,
+            capture_output=True, text=True,
         )
-        entry = pwd.getpwnam(username)
+        try:  # another hub on this machine may have created it a moment ago: fine
+            entry = pwd.getpwnam(username)
+        except KeyError:
+            raise RuntimeError(f"useradd {username} failed: {made.stderr.strip()}") from None
     if entry.pw_dir != str(home):
         # same account, another data dir (e.g. a restore elsewhere): follow the data dir
         subprocess.run(["usermod", "--home", str(home), username], check=False, capture_output=True)
