@@ -3,6 +3,9 @@
 The page is a platform file, not the learner's work: :func:`install_home` copies it into a
 home at every spawn (replacing an older copy), so an update reaches everyone on their next
 start. Learners land on ``/voila/render/我的学习.ipynb`` (see hub_config.config).
+
+:data:`SKEL` holds only files meant for homes, so it can also serve as the spawner's
+``skeleton_dir`` (``c.XuefaSpawner.skeleton_dir = str(hub_config.home.SKEL)``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import shutil
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+SKEL = HERE / "skel"
 HOME_NOTEBOOK = "我的学习.ipynb"
 
 
@@ -19,7 +23,7 @@ def install_home(home_dir: str | os.PathLike, uid: int | None = None, gid: int |
     """Put 我的学习.ipynb into ``home_dir`` (idempotent); chown it when ``uid`` is given."""
     home = Path(home_dir)
     home.mkdir(parents=True, exist_ok=True)
-    src = HERE / HOME_NOTEBOOK
+    src = SKEL / HOME_NOTEBOOK
     dest = home / HOME_NOTEBOOK
     if not dest.exists() or dest.read_bytes() != src.read_bytes():
         tmp = home / f".{HOME_NOTEBOOK}.tmp"
