@@ -149,20 +149,25 @@ def test_killed_worker_job_is_requeued_and_graded_once(records_url, tmp_path):
     seed(records_url, learners=20)
     procs = start_workers(records_url, tmp_path, WORKERS)
     victim, victim_log = procs[0]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if victim_log.exists() and victim_log.read_text().count("claim") >= 5:
-            break
-        time.sleep(0.05)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    # what the service does when it sees a worker exit (grading.service.requeue_dead)
-    for _ in range(50):
-        requeued, exhausted = jobs.requeue_stale(records_url)
-        assert not exhausted
-        if requeued or not _running_of_dead(records_url, victim.pid):
-            break
-        time.sleep(0.05)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if victim_log.exists() and victim_log.read_text().count("claim") >= 5:
+                break
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        # what the service does when it sees a worker exit (grading.service.requeue_dead)
+        for _ in range(50):
+            requeued, exhausted = jobs.requeue_stale(records_url)
+            assert not exhausted
+            if requeued or not _running_of_dead(records_url, victim.pid):
+                break
+            time.sleep(0.05)
+    except BaseException:
+        for p, _ in procs:
+            p.kill()
+        raise
     wait_all(procs[1:])
     assert_graded_exactly_once(records_url, learners=20)
 
