@@ -194,7 +194,8 @@ per_learner AS (
     FROM course_rows
     GROUP BY learner_id, unit_id
 ),
-learner_rows AS (
+-- MATERIALIZED: the events look-up runs once per learner, however often the status is used
+learner_flags AS MATERIALIZED (
     SELECT p.*,
            CASE WHEN p.n_passed = p.n_required THEN p.last_passed_at END AS completed_at,
            CASE WHEN p.n_passed = p.n_required THEN 1
@@ -204,18 +205,21 @@ learner_rows AS (
                                AND e.created_at >= :start_at AND e.created_at < :end_at) THEN 1
                 ELSE 0 END AS participating
     FROM per_learner p
+),
+learner_rows AS (
+    SELECT f.*,
+           CASE WHEN f.completed_at IS NOT NULL AND f.completed_at >= :end_at THEN '{late}'
+                WHEN f.completed_at IS NOT NULL THEN '{complete}'
+                WHEN f.participating = 0 THEN '{not_started}'
+                WHEN f.n_failed > 0 THEN '{failed}'
+                ELSE '{in_progress}' END AS status
+    FROM learner_flags f
 )
 """
 )
 
-# The status of a learner, from a ``learner_rows`` row aliased ``lr``.
-STATUS_SQL = f"""
-CASE WHEN lr.completed_at IS NOT NULL AND lr.completed_at >= :end_at THEN '{LATE}'
-     WHEN lr.completed_at IS NOT NULL THEN '{COMPLETE}'
-     WHEN lr.participating = 0 THEN '{NOT_STARTED}'
-     WHEN lr.n_failed > 0 THEN '{FAILED}'
-     ELSE '{IN_PROGRESS}' END
-"""
+# The status of a learner (a ``learner_rows`` row aliased ``lr``).
+STATUS_SQL = "lr.status"
 
 
 _MISSING_AGG = {
@@ -231,7 +235,10 @@ def with_learner_rows(body: str, *, unit_ids: bool = False, missing_for: str | N
     '|'-separated."""
     pop_filter = "AND l.unit_id IN :unit_ids" if unit_ids else ""
     missing = f",\n           {_MISSING_AGG[missing_for]} AS missing" if missing_for else ""
-    sql = "WITH " + _LEARNER_ROWS.format(pop_filter=pop_filter, missing=missing) + body
+    sql = "WITH " + _LEARNER_ROWS.format(
+        pop_filter=pop_filter, missing=missing, late=LATE, complete=COMPLETE,
+        not_started=NOT_STARTED, failed=FAILED, in_progress=IN_PROGRESS,
+    ) + body
     params = [
         bindparam("campaign_id", type_=String),
         bindparam("pass_mark", type_=Float),
