@@ -244,10 +244,20 @@ class XuefaSpawner(LocalProcessSpawner):
             copied.append(dest)
         return copied
 
+    def install_home_page(self, uid: int | None = None, gid: int | None = None) -> Path | None:
+        """The learners' landing page 我的学习.ipynb (``hub_config.home``, the courses area),
+        refreshed at every start; skipped while that module has not landed."""
+        try:
+            from hub_config.home import install_home
+        except ImportError:
+            return None
+        return install_home(self.home_dir, uid, gid)
+
     async def start(self):
         if is_root():
             entry = ensure_system_user(self.unix_name, self.home_dir)
             self.install_skeleton(entry.pw_uid, entry.pw_gid)
+            self.install_home_page(entry.pw_uid, entry.pw_gid)
             self.cmd = self.server_cmd()
         else:
             self.log.warning(
@@ -258,6 +268,7 @@ class XuefaSpawner(LocalProcessSpawner):
             )
             self.home_dir.mkdir(parents=True, exist_ok=True)
             self.install_skeleton()
+            self.install_home_page()
         return await super().start()
 
 

@@ -7,6 +7,7 @@ account (lock-out, deactivation) use the spare accounts so the order of tests do
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import re
@@ -98,6 +99,12 @@ def test_learner_server_spawns_as_system_user(hub):
     r = s.get(f"{hub.url}/user/learner1/", allow_redirects=False, timeout=30)
     assert r.status_code in (301, 302), r.status_code
     assert "/voila/render/" in r.headers["Location"]
+    if importlib.util.find_spec("hub_config.home") is not None:
+        # the page is put into the home by the spawner and renders (Voila) for its owner
+        assert (home / "我的学习.ipynb").exists()
+        r = s.get(f"{hub.url}/user/learner1/", timeout=180)
+        assert r.status_code == 200, (r.status_code, r.url)
+        assert "/voila/render/" in r.url
 
 
 def test_learner_refused_elsewhere(hub):
