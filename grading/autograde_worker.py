@@ -297,6 +297,13 @@ def read_scores(ctx: Context) -> None:
                               "legal_basis": "", "explanation": ""})
                 seen.add((path.stem, gid))
     g.details = items
+    present = {(path.stem, c.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+               for path in out.glob("*.ipynb")
+               for c in nbformat.read(str(path), as_version=4).cells}
+    deleted = sorted(gid for (nb_name, gid) in grades if (nb_name, gid) not in present)
+    if deleted:
+        # nbgrader restores edited test cells but not deleted ones: it leaves them to a trainer
+        g.notes.append(f"提交中缺少评分单元格 {'、'.join(deleted)}（可能被删除），已交讲师复核。")
     if timed_out:
         g.outcome = "timeout"
         g.notes.append(OUTCOME_MESSAGES["timeout"].format(timeout=ctx.settings.timeout))
