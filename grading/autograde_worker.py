@@ -313,6 +313,42 @@ def read_scores(ctx: Context) -> None:
         g.notes.append("部分单元格输出过长，已被截断。")
 
 
+_EXPORTER = None
+
+
+def cached_html_exporter():
+    """nbconvert's HTMLExporter whose Jinja templates compile once per worker, not per
+    submission (a fresh exporter is built for every conversion; compiling the feedback
+    templates was the largest single cost of a warm job)."""
+    global _EXPORTER
+    if _EXPORTER is None:
+        import jinja2
+        from nbconvert.exporters import HTMLExporter
+
+        class MemoryBytecodeCache(jinja2.BytecodeCache):
+            def __init__(self):
+                self.store = {}
+
+            def load_bytecode(self, bucket):
+                code = self.store.get((bucket.key, bucket.checksum))
+                if code is not None:
+                    bucket.bytecode_from_string(code)
+
+            def dump_bytecode(self, bucket):
+                self.store[(bucket.key, bucket.checksum)] = bucket.bytecode_to_string()
+
+        bcc = MemoryBytecodeCache()
+
+        class CachedHTMLExporter(HTMLExporter):
+            def _create_environment(self):
+                env = super()._create_environment()
+                env.bytecode_cache = bcc
+                return env
+
+        _EXPORTER = CachedHTMLExporter
+    return _EXPORTER
+
+
 def feedback(ctx: Context) -> None:
     """nbgrader generate_feedback + release_feedback for this learner, in-process."""
     from nbgrader.converters import GenerateFeedback
@@ -321,6 +357,7 @@ def feedback(ctx: Context) -> None:
 
     coursedir = CourseDirectory(config=ctx.config)
     conv = GenerateFeedback(coursedir=coursedir, config=ctx.config)
+    conv.exporter_class = cached_html_exporter()
     conv.force = True
     conv.start()
     rel = ExchangeReleaseFeedback(coursedir=coursedir, config=ctx.config)
