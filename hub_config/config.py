@@ -82,11 +82,6 @@ def configure_spawner(c, datadir: DataDir) -> None:
     c.Spawner.default_url = TRAINER_DEFAULT_URL
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 90
-    if xservices.importable("hub_config.home"):
-        # the learners' app page 我的学习.ipynb reaches every home at each start
-        from hub_config.home import SKEL
-
-        c.XuefaSpawner.skeleton_dir = str(SKEL)
     c.Spawner.group_overrides = {
         "10-learners-land-on-my-learning": {
             "groups": [xroles.LEARNER_GROUP],

@@ -130,8 +130,3 @@ def test_groups_loaded_from_the_roster(datadir, monkeypatch, tmp_path):
     assert groups["audience-cadre"]["users"] == ["admin1", "ganbu1"]
     units = {k: v for k, v in groups.items() if k.startswith("unit-")}
     assert {v["properties"]["path"] for v in units.values()} == {"海安市", "海安市/城东镇"}
-
-
-def test_learner_home_page_reaches_every_home(applied):
-    skel = Path(applied.XuefaSpawner.skeleton_dir)
-    assert (skel / hubconfig.LEARNER_HOME_NOTEBOOK).is_file()
