@@ -59,7 +59,6 @@ def sync_hub(api_url: str, token: str, records_url: str) -> SyncReport:
     want_groups = people.hub_groups(records_url)
     props = people.group_properties(records_url)
     active = people.active_usernames(records_url)
-    admins = set(people.admins(records_url))
     everyone = people.all_usernames(records_url)
 
     hub_users = {u["name"]: u for u in api("GET", "/users", params={"limit": 10000}).json()}
@@ -67,12 +66,9 @@ def sync_hub(api_url: str, token: str, records_url: str) -> SyncReport:
     if missing:
         api("POST", "/users", json={"usernames": missing})
         report.users_created = missing
-    for name in sorted(active):
-        is_admin = name in admins
-        if name in hub_users and bool(hub_users[name].get("admin")) != is_admin:
-            api("PATCH", f"/users/{quote(name)}", json={"admin": is_admin})
-        elif name not in hub_users and is_admin:
-            api("PATCH", f"/users/{quote(name)}", json={"admin": True})
+    # 管理员 get their rights from the role-admin group (hub_config.roles: admin panel and
+    # services, not learners' servers), never from JupyterHub's all-powerful admin flag, which
+    # the authenticator also clears at every login; the xuefa-cli token may not grant it anyway.
     for name in sorted((everyone - active) & hub_users.keys()):
         # deactivated: stop the server now; the authenticator refuses their next login
         if hub_users[name].get("servers") or hub_users[name].get("server"):

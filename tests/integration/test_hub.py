@@ -11,6 +11,8 @@ import importlib.util
 import os
 import pwd
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,20 +144,38 @@ def test_admin_only_service(hub):
     assert r.status_code == 200, (r.status_code, r.url, r.text[:300])
 
 
-def test_deactivated_learner_cannot_log_in(hub):
-    from grading.roster import import_roster
+def _xuefa_roster_import(hub, path) -> str:
+    """The administrator's command, against the running hub (REST sync with the xuefa-cli token)."""
+    r = subprocess.run([str(Path(sys.executable).parent / "xuefa"), "roster", "import",
+                        "--data-dir", str(hub.datadir.root), str(path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout + r.stderr
 
+
+def test_deactivated_learner_cannot_log_in(hub):
     hub.login("spare2")  # active: can log in
+    assert "role-learner" in hub.api("GET", "/users/spare2").json()["groups"]
     remaining = [row for row in ROSTER if row[0] != "spare2"]
-    path = write_roster(hub.roster_path.with_name("roster-without-spare2.csv"), remaining)
-    report = import_roster(path, hub.datadir.records_db_url, reports_dir=hub.datadir.reports)
-    assert not report.errors
+    # and learner2 moves to another unit in the same import
+    remaining = [[*row[:2], "测试市/城西镇", *row[3:]] if row[0] == "learner2" else row
+                 for row in remaining]
+    _xuefa_roster_import(hub, write_roster(hub.roster_path.with_name("roster-2.csv"), remaining))
     s = new_session()
     r = hub.try_login("spare2", hub.passwords["spare2"], s)
     assert r.status_code == 403
     assert hub.whoami(s) is None
-    # re-import with spare2 back, so the roster the other tests assume is intact
-    import_roster(hub.roster_path, hub.datadir.records_db_url, reports_dir=hub.datadir.reports)
+    # the running hub was told: spare2 is in no roster group any more, learner2's unit changed
+    assert not [g for g in hub.api("GET", "/users/spare2").json()["groups"]
+                if g.startswith(("role-", "audience-", "unit-"))]
+    groups = hub.api("GET", "/groups").json()
+    paths = {g["name"]: (g.get("properties") or {}) for g in groups}
+    learner2_units = [g["name"] for g in groups
+                      if g["name"].startswith("unit-") and "learner2" in g["users"]]
+    assert learner2_units, "learner2 is still in unit groups"
+    assert any("城西镇" in str(paths[name]) for name in learner2_units), paths
+    # the original roster back, so the accounts the other tests assume are intact
+    _xuefa_roster_import(hub, hub.roster_path)
 
 
 def test_lock_out_after_five_failures(hub):
