@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import urllib.request
 from pathlib import Path
@@ -69,6 +70,7 @@ def fetch_module(course_id: str) -> Path:
     from nbgrader.exchange import ExchangeFactory
 
     app = NbGrader()
+    app.log.setLevel(logging.ERROR)  # "no nbgrader_config.py" is expected: config comes from here
     app.config_file_paths.extend(jupyter_config_path())
     app.load_config_file()
     config = app.config

@@ -1,0 +1,129 @@
+"""我的学习 against the real platform: each audience's learner sees exactly the modules of
+their audience through the records service (their own hub token), and starting a module in
+the learner's own server fetches the released notebooks into their home through nbgrader."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from grading.courses import course_dirs, load_campaign_file, load_course
+from grading.models import Audience
+from grading.publish import load_campaign, publish_course, upsert_course
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+CAMPAIGN = REPO / "courses" / "campaigns" / "xuexiyue_2026.yaml"
+LEARNERS = {"learner1": Audience.cadre, "learner2": Audience.volunteer,
+            "spare1": Audience.young_cadre, "spare2": Audience.legal_staff}
+
+
+@pytest.fixture(scope="module")
+def hub_env():
+    return {"XUEFA_DISABLE_SERVICES": "dashboards,grading"}
+
+
+@pytest.fixture(scope="module")
+def platform(hub):
+    url = hub.datadir.records_db_url
+    for d in course_dirs(REPO / "courses"):
+        upsert_course(url, load_course(d))
+    publish_course(hub.datadir, "pingtai_rumen")
+    load_campaign(hub.datadir, CAMPAIGN)
+    return hub
+
+
+def user_token(hub, username: str, session=None) -> str:
+    """A token the learner makes for themself (logged in through the real form)."""
+    session = session or hub.login(username)
+    # after a spawn the user's server sets its own _xsrf cookie: take the hub's
+    xsrf = next(c.value for c in session.cookies if c.name == "_xsrf" and c.path.startswith("/hub"))
+    r = session.post(f"{hub.url}/hub/api/users/{username}/tokens", json={"note": "test", "expires_in": 3600},
+                     headers={"X-XSRFToken": xsrf}, timeout=30)
+    assert r.status_code in (200, 201), r.text
+    return r.json()["token"]
+
+
+def test_each_audience_sees_its_modules(platform):
+    spec = load_campaign_file(CAMPAIGN)
+    for username, audience in LEARNERS.items():
+        token = user_token(platform, username)
+        r = requests.get(f"{platform.url}/services/records/api/me/learning",
+                         headers={"Authorization": f"token {token}"}, timeout=60)
+        assert r.status_code == 200, (username, r.status_code, r.text[:300])
+        data = r.json()
+        assert data["campaign"]["name"] == "2026 干部学习月"
+        plan = spec.plans[audience]
+        got_req = {m["course_id"] for m in data["modules"] if m["required"]}
+        got_ele = {m["course_id"] for m in data["modules"] if not m["required"]}
+        assert got_req == set(plan.required), username
+        assert got_ele == set(plan.elective), username
+        assert all(m["status"] == "未开始" for m in data["modules"])
+
+
+async def _run_in_kernel(base_ws: str, http_base: str, token: str, code: str) -> tuple[str, list]:
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    headers = {"Authorization": f"token {token}"}
+    r = requests.post(f"{http_base}/api/kernels", headers=headers, json={"name": "python3"}, timeout=60)
+    assert r.status_code == 201, r.text
+    kid = r.json()["id"]
+    try:
+        ws = await websocket_connect(HTTPRequest(f"{base_ws}/api/kernels/{kid}/channels", headers=headers,
+                                                 connect_timeout=60))
+        msg_id = uuid.uuid4().hex
+        ws.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
+                       "msg_type": "execute_request", "version": "5.3",
+                       "date": datetime.now(timezone.utc).isoformat()},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+        out, errors = "", []
+        while True:
+            raw = await asyncio.wait_for(ws.read_message(), 120)
+            assert raw is not None, "kernel websocket closed"
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            t = msg["header"]["msg_type"]
+            if t == "stream":
+                out += msg["content"]["text"]
+            elif t == "error":
+                errors.append(msg["content"])
+            elif t == "status" and msg["content"]["execution_state"] == "idle":
+                return out, errors
+    finally:
+        requests.delete(f"{http_base}/api/kernels/{kid}", headers=headers, timeout=60)
+
+
+def test_start_fetches_module_into_learners_home(platform):
+    hub = platform
+    session = hub.login("learner1")
+    status = hub.spawn(session, "learner1")
+    assert status.status_code == 200, status.text[:300]
+    token = user_token(hub, "learner1", session)
+    http_base = f"{hub.url}/user/learner1"
+    ws_base = http_base.replace("http://", "ws://")
+    code = ("from widgets.home import fetch_module, MyLearning\n"
+            "print(fetch_module('pingtai_rumen'))\n"
+            "page = MyLearning()\n"
+            "print('MODULES', sorted(page.cards))\n")
+    out, errors = asyncio.run(_run_in_kernel(ws_base, http_base, token, code))
+    assert not errors, errors
+    fetched = hub.datadir.home("learner1") / "pingtai_rumen" / "module"
+    assert (fetched / "lesson1.ipynb").exists() and (fetched / "assessment.ipynb").exists()
+    assert str(fetched) in out
+    # the page inside the learner's kernel reads the same plan through the records service
+    assert "pingtai_rumen" in out and "fazhi_zhengfu" in out and "tiaojie" not in out.split("MODULES")[1]
+    # the lesson renders through Voila in the learner's own server
+    r = session.get(f"{http_base}/voila/render/pingtai_rumen/module/lesson1.ipynb", timeout=180)
+    assert r.status_code == 200, r.text[:300]
