@@ -59,11 +59,16 @@ def verify_login(url: str, username: str, password: str) -> LoginResult:
     """Check a password, counting failures and applying the lock-out."""
     with session_scope(url) as s:
         learner = s.scalar(select(Learner).where(Learner.username == username))
-        cred = learner.credential if learner is not None else None
+        # row lock (PostgreSQL): parallel guesses must not lose failure counts
+        cred = s.scalar(select(Credential).where(Credential.learner_id == learner.id)
+                        .with_for_update()) if learner is not None else None
         if learner is None or cred is None:
             password_matches(_DUMMY_HASH, password)
             return LoginResult(False, GENERIC_FAILURE)
         if not learner.active:
+            # say "deactivated" only to someone who knows the password: no account probing
+            if not password_matches(cred.password_hash, password):
+                return LoginResult(False, GENERIC_FAILURE)
             return LoginResult(False, "该账号已停用，请联系本单位管理员。")
         now = utcnow()
         if cred.locked_until and cred.locked_until > now:

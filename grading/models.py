@@ -119,6 +119,9 @@ class Credential(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # hash of the last 初始密码 the roster gave: re-importing the same sheet must not reset a
+    # password the person has since changed; only a different 初始密码 is an admin's reset
+    roster_password_hash: Mapped[str | None] = mapped_column(String(255))
 
     learner: Mapped[Learner] = relationship(back_populates="credential")
 

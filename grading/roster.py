@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from grading.accounts import hash_password, password_matches
+from grading.accounts import check_strength, hash_password, password_matches
 from grading.db import session_scope
 from grading.models import AUDIENCE_LABELS, ROLE_LABELS, Credential, Learner, Unit
 
@@ -75,6 +75,8 @@ def _decode(data: bytes) -> str:
     """UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK) as Chinese Excel writes."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
+        return data.decode("utf-16")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -96,7 +98,9 @@ def read_table(path: Path) -> list[list[str]]:
         return rows
     if suffix == ".csv":
         text = _decode(path.read_bytes())
-        return [list(r) for r in csv.reader(io.StringIO(text))]
+        first = text.split("\n", 1)[0]
+        delimiter = "\t" if "\t" in first and "," not in first else ","  # tab: Excel's Unicode text
+        return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
     raise ValueError(f"不支持的文件类型 {path.suffix}：请使用 .xlsx 或 .csv")
 
 def _cell_text(value) -> str:
@@ -106,18 +110,30 @@ def _cell_text(value) -> str:
 
 # --- validation ------------------------------------------------------------------------
 
+HEADER_SEARCH_ROWS = 5
+
+
+def _header_name(cell: str) -> str:
+    # "账号*" / "账号（必填）" / full-width spaces are common in templates handed round by offices
+    name = re.sub(r"[\s\u3000*＊]", "", cell or "")
+    return re.sub(r"[（(].*?[)）]$", "", name)
+
+
 def parse_rows(table: list[list[str]]) -> tuple[list[RosterRow], list[RowError]]:
     if not table:
         return [], [RowError(0, "表头", "文件为空")]
-    header = [h.strip() for h in table[0]]
+    # offices often put a title row (e.g. 海安市学法人员名单) above the header
+    start = next((i for i, r in enumerate(table[:HEADER_SEARCH_ROWS])
+                  if "账号" in [_header_name(h) for h in r]), 0)
+    header = [_header_name(h) for h in table[start]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        return [], [RowError(1, c, "缺少必填列") for c in missing]
+        return [], [RowError(start + 1, c, f"缺少必填列“{c}”") for c in missing]
     col = {name: header.index(name) for name in REQUIRED + OPTIONAL if name in header}
     rows: list[RosterRow] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
-    for line, raw in enumerate(table[1:], start=2):
+    for line, raw in enumerate(table[start + 1:], start=start + 2):
         cells = [c.strip() for c in raw]
         if not any(cells):
             continue  # blank lines at the end of a sheet are not rows
@@ -154,8 +170,11 @@ def parse_rows(table: list[list[str]]) -> tuple[list[RosterRow], list[RowError]]
             row_errors.append(RowError(line, "角色", f"未知角色“{role_label}”，应为：{'、'.join(ROLE_BY_LABEL)}"))
         if phone and not PHONE_RE.match(phone):
             row_errors.append(RowError(line, "手机", f"手机号“{phone}”格式不正确（应为11位大陆手机号）"))
-        if password is not None and len(password) < 8:
-            row_errors.append(RowError(line, "初始密码", "初始密码至少8位"))
+        if password is not None:
+            try:
+                check_strength(password)
+            except ValueError as exc:
+                row_errors.append(RowError(line, "初始密码", str(exc).replace("新密码", "初始密码")))
         if row_errors:
             errors.extend(row_errors)
             continue
@@ -215,7 +234,9 @@ def import_roster(path: str | os.PathLike, url: str, *, dry_run: bool = False,
                 password = row.password or _random_password()
                 if row.password is None:
                     generated.append((row.username, row.name, password))
-                person.credential = Credential(password_hash=hash_password(password), must_change=True)
+                hashed = hash_password(password)
+                person.credential = Credential(password_hash=hashed, must_change=True,
+                                               roster_password_hash=hashed if row.password else None)
                 s.add(person)
                 report.created.append(row.username)
                 continue
@@ -228,17 +249,17 @@ def import_roster(path: str | os.PathLike, url: str, *, dry_run: bool = False,
             if not person.active:
                 person.active = True
                 report.reactivated.append(row.username)
-            if row.password is not None:
-                # a new initial password in the sheet is an explicit reset by the administrator
-
+            if row.password is not None and _is_new_initial_password(person.credential, row.password):
+                # a different 初始密码 in the sheet is an explicit reset by the administrator
+                hashed = hash_password(row.password)
+                if person.credential is None:
+                    person.credential = Credential(password_hash=hashed)
                 cred = person.credential
-                if cred is None or not password_matches(cred.password_hash, row.password):
-                    if cred is None:
-                        person.credential = Credential(password_hash=hash_password(row.password))
-                    else:
-                        cred.password_hash = hash_password(row.password)
-                    person.credential.must_change = True
-                    changed = True
+                cred.password_hash = cred.roster_password_hash = hashed
+                cred.must_change = True
+                cred.failed_attempts = 0
+                cred.locked_until = None
+                changed = True
             (report.updated if changed else report.unchanged).append(row.username)
         listed = {r.username for r in rows}
         for username, person in existing.items():
@@ -251,6 +272,17 @@ def import_roster(path: str | os.PathLike, url: str, *, dry_run: bool = False,
         if generated:
             report.passwords_file = _write_passwords(generated, reports_dir or path.parent)
     return report
+
+def _is_new_initial_password(cred: Credential | None, password: str) -> bool:
+    """True when the sheet's 初始密码 differs from the one the roster gave last time."""
+    if cred is None:
+        return True
+    if cred.roster_password_hash:
+        return not password_matches(cred.roster_password_hash, password)
+    # no roster password remembered (it was generated): only a password other than the
+    # current one is a reset
+    return not password_matches(cred.password_hash, password)
+
 
 def _write_passwords(rows: list[tuple[str, str, str]], reports_dir: Path) -> Path:
     """Initial passwords go to a CSV only the administrator (file owner) can read."""

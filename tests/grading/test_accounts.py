@@ -58,3 +58,10 @@ def test_deactivated_person_is_refused(person):
         s.scalar(select(Learner).where(Learner.username == "zhangsan")).active = False
     r = accounts.verify_login(person, "zhangsan", "Init-pass-1")
     assert not r.ok and "停用" in r.reason
+
+
+def test_deactivated_wrong_password_gets_the_generic_message(person):
+    with session_scope(person) as s:
+        s.scalar(select(Learner).where(Learner.username == "zhangsan")).active = False
+    r = accounts.verify_login(person, "zhangsan", "nope")
+    assert not r.ok and r.reason == accounts.GENERIC_FAILURE

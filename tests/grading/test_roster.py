@@ -94,6 +94,7 @@ def test_missing_column_is_named(records_url, tmp_path):
     path.write_text("账号,姓名,单位,角色\nzhangsan,张三,海安市,学员\n", encoding="utf-8")
     report = import_roster(path, records_url)
     assert [(e.line, e.field) for e in report.errors] == [(1, "身份")]
+    assert "身份" in str(report.errors[0])
 
 
 def test_reimport_moves_unit_keeps_records_and_deactivates_the_missing(records_url, tmp_path):
@@ -133,3 +134,50 @@ def test_dry_run_writes_nothing(records_url, tmp_path):
     report = import_roster(write_csv(tmp_path / "r.csv", PEOPLE, "utf-8"), records_url, dry_run=True)
     assert report.ok and len(report.created) == 4
     assert snapshot(records_url) == []
+
+
+def test_reimport_keeps_changed_passwords_unless_the_sheet_gives_a_new_one(records_url, tmp_path):
+    import_roster(write_csv(tmp_path / "a.csv", PEOPLE, "utf-8"), records_url)
+    accounts.change_password(records_url, "zhangsan", "Init-pass-1", "Own-pass-99")
+    # same sheet again (e.g. `xuefa up --demo` at every start): nobody's password is reset
+    again = import_roster(write_csv(tmp_path / "a.csv", PEOPLE, "utf-8"), records_url)
+    assert "zhangsan" in again.unchanged
+    r = accounts.verify_login(records_url, "zhangsan", "Own-pass-99")
+    assert r.ok and not r.must_change
+    # a different 初始密码 is the administrator's reset: old one gone, change forced again
+    reset = [["zhangsan", *PEOPLE[0][1:6], "Reset-pass-7"], *PEOPLE[1:]]
+    report = import_roster(write_csv(tmp_path / "b.csv", reset, "utf-8"), records_url)
+    assert report.updated == ["zhangsan"]
+    assert not accounts.verify_login(records_url, "zhangsan", "Own-pass-99").ok
+    r = accounts.verify_login(records_url, "zhangsan", "Reset-pass-7")
+    assert r.ok and r.must_change
+    # rows without 初始密码 never touch an existing password
+    blank = [["zhangsan", *PEOPLE[0][1:6], ""], *PEOPLE[1:]]
+    import_roster(write_csv(tmp_path / "c.csv", blank, "utf-8"), records_url)
+    assert accounts.verify_login(records_url, "zhangsan", "Reset-pass-7").ok
+
+
+def test_title_row_above_header_and_annotated_headers(records_url, tmp_path):
+    path = tmp_path / "r.csv"
+    body = io.StringIO()
+    csv.writer(body).writerows([["海安市学法人员名单"], ["账号*", "姓名 ", "单位（路径）", "身份", "角色"],
+                                ["zhangsan", "张三", "海安市", "干部", "学员"],
+                                ["lisi", "李四", "海安市", "干部", "队长"]])
+    path.write_text(body.getvalue(), encoding="utf-8")
+    report = import_roster(path, records_url)
+    # line numbers stay the ones Excel shows: title 1, header 2, people from 3
+    assert [(e.line, e.field) for e in report.errors] == [(4, "角色")]
+
+
+def test_utf16_tab_separated_export(records_url, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes("\n".join("\t".join(r) for r in [HEADER, *PEOPLE]).encode("utf-16"))
+    assert import_roster(path, records_url, reports_dir=tmp_path / "rep").ok
+    assert len(snapshot(records_url)) == 4
+
+
+def test_weak_initial_password_is_named(records_url, tmp_path):
+    rows = [*PEOPLE, ["newguy", "某", "海安市", "干部", "学员", "", "12345678"]]
+    report = import_roster(write_csv(tmp_path / "r.csv", rows, "gb18030"), records_url)
+    assert [(e.line, e.field) for e in report.errors] == [(6, "初始密码")]
+    assert "初始密码" in report.errors[0].reason

@@ -126,6 +126,7 @@ def upgrade() -> None:
     sa.Column('failed_attempts', sa.Integer(), nullable=False),
     sa.Column('locked_until', sa.DateTime(), nullable=True),
     sa.Column('changed_at', sa.DateTime(), nullable=True),
+    sa.Column('roster_password_hash', sa.String(length=255), nullable=True),
     sa.ForeignKeyConstraint(['learner_id'], ['learners.id'], ),
     sa.PrimaryKeyConstraint('learner_id')
     )
