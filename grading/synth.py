@@ -212,3 +212,11 @@ def generate(
         with engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
     return SynthSummary(campaign_id, len(unit_rows), len(people), len(results), len(items), len(events))
+
+
+def summarize(url: str, campaign_id: str = "bench-2026-11") -> SynthSummary:
+    """Row counts of a city made by :func:`generate` (to re-time queries on a kept one)."""
+    with get_engine(url).connect() as conn:
+        n = {t: conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar()
+             for t in ("units", "learners", "results", "item_results", "learning_events")}
+    return SynthSummary(campaign_id, n["units"], n["learners"], n["results"], n["item_results"], n["learning_events"])

@@ -79,20 +79,26 @@ def bench_queries(url: str, campaign_id: str) -> list[tuple[str, object]]:
 @click.option("--learners", type=int, default=20000, show_default=True)
 @click.option("--seed", type=int, default=2026, show_default=True)
 @click.option("--keep", is_flag=True, help="Keep the temporary database and print its path.")
-def bench(learners: int, seed: int, keep: bool) -> None:
+@click.option("--db", "db_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Time the queries on a city kept by an earlier --keep run instead of generating one.")
+def bench(learners: int, seed: int, keep: bool, db_file: Path | None) -> None:
     """Generate a synthetic city in a temp DB and time every dashboard query."""
     from grading import migrate, synth
 
     tmp = Path(tempfile.mkdtemp(prefix="xuefa-bench-"))
-    url = f"sqlite:///{tmp / 'records.sqlite'}"
+    url = f"sqlite:///{db_file.resolve() if db_file else tmp / 'records.sqlite'}"
     try:
-        migrate.upgrade(url)
-        t0 = time.perf_counter()
-        summary = synth.generate(url, learners, seed=seed)
-        click.echo(
-            f"generated units={summary.units} learners={summary.learners} results={summary.results} "
-            f"items={summary.items} events={summary.events} in {time.perf_counter() - t0:.1f}s"
-        )
+        if db_file:
+            summary = synth.summarize(url)
+            click.echo(f"reusing {db_file}: learners={summary.learners} events={summary.events}")
+        else:
+            migrate.upgrade(url)
+            t0 = time.perf_counter()
+            summary = synth.generate(url, learners, seed=seed)
+            click.echo(
+                f"generated units={summary.units} learners={summary.learners} results={summary.results} "
+                f"items={summary.items} events={summary.events} in {time.perf_counter() - t0:.1f}s"
+            )
         worst = 0.0
         # best of three, as timeit does: on a shared machine the first run also measures the
         # neighbours; both are printed
@@ -104,7 +110,7 @@ def bench(learners: int, seed: int, keep: bool) -> None:
                 runs.append(time.perf_counter() - t)
             worst = max(worst, min(runs))
             click.echo(f"query {name:<34} best {min(runs):.3f}s  first {runs[0]:.3f}s")
-        if keep:
+        if keep and not db_file:
             click.echo(f"database kept at {url}")
         click.echo(f"RESULT learners={summary.learners} events={summary.events} max_query_s={worst:.3f}")
     finally:
