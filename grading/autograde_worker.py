@@ -77,9 +77,13 @@ class KernelPool:
             self._next = self._launch()
 
     def take(self):
-        km = self._next or self._launch()
-        self._next = None
-        return km
+        from jupyter_core.utils import run_sync
+
+        km, self._next = self._next, None
+        if km is not None and not run_sync(km.is_alive)():
+            self.discard(km)  # killed while waiting (OOM killer, an operator): boot another
+            km = None
+        return km or self._launch()
 
     def discard(self, km) -> None:
         from jupyter_core.utils import run_sync
