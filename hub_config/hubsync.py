@@ -39,6 +39,18 @@ class HubAPI:
             raise RuntimeError(f"JupyterHub API {method} {path}: {r.status_code} {r.text[:200]}")
         return r
 
+    def list_all(self, path: str) -> list[dict]:
+        """Every item of a paginated list: the hub caps a page at ``api_page_max_limit`` (200 by
+        default) whatever ``limit`` asks for, and a city roster has thousands of people."""
+        items: list[dict] = []
+        while True:
+            page = self("GET", path, params={"offset": len(items), "limit": 200}).json()
+            if isinstance(page, dict):  # paginated form
+                page = page.get("items", [])
+            if not page:
+                return items
+            items.extend(page)
+
 
 def running_hub(datadir: DataDir) -> tuple[str, str] | None:
     """(api_url, token) of the hub running on this data dir, or None when none answers."""
@@ -61,7 +73,7 @@ def sync_hub(api_url: str, token: str, records_url: str) -> SyncReport:
     active = people.active_usernames(records_url)
     everyone = people.all_usernames(records_url)
 
-    hub_users = {u["name"]: u for u in api("GET", "/users", params={"limit": 10000}).json()}
+    hub_users = {u["name"]: u for u in api.list_all("/users")}
     missing = sorted(active - hub_users.keys())
     if missing:
         api("POST", "/users", json={"usernames": missing})
@@ -75,7 +87,7 @@ def sync_hub(api_url: str, token: str, records_url: str) -> SyncReport:
             api("DELETE", f"/users/{quote(name)}/server")
             report.servers_stopped.append(name)
 
-    hub_groups = {g["name"]: g for g in api("GET", "/groups", params={"limit": 10000}).json()}
+    hub_groups = {g["name"]: g for g in api.list_all("/groups")}
     for gname, members in want_groups.items():
         g = hub_groups.get(gname)
         if g is None:

@@ -45,6 +45,11 @@ def import_(file, dry_run, datadir) -> None:
     if hub is None:
         click.echo("平台未运行：用户和分组将在下次启动时载入。")
         return
-    sync = sync_hub(*hub, datadir.records_db_url)
+    try:
+        sync = sync_hub(*hub, datadir.records_db_url)
+    except Exception as exc:  # noqa: BLE001 - the records DB is already imported; say what is left
+        click.echo(f"名单已导入，但同步到运行中的平台失败：{exc}\n"
+                   "请稍后重新运行本命令，或重启平台（启动时会载入用户和分组）。", err=True)
+        sys.exit(2)
     click.echo(f"已同步到平台：新建用户 {len(sync.users_created)}，分组变更 {len(sync.groups_changed)}，"
                f"停止服务器 {len(sync.servers_stopped)}。")
