@@ -192,3 +192,16 @@ def test_lock_out_after_five_failures(hub):
 def hub_env():
     # the dashboards only need to answer 200/403 here: no warm kernels (2 shared cores)
     return {"XUEFA_DASHBOARDS_PREHEAT": "0"}
+
+
+def test_trainer_reaches_grading_tools_learner_does_not(hub):
+    services = hub.api("GET", "/services").json()
+    if "grading" not in services:
+        pytest.skip("grading service not registered on this platform")
+    need = "access:services!service=grading"
+    trainer = hub.login("trainer1")
+    assert need in trainer.get(f"{hub.url}/hub/api/user", timeout=30).json()["scopes"]
+    learner = hub.login("learner2")
+    scopes = learner.get(f"{hub.url}/hub/api/user", timeout=30).json()["scopes"]
+    assert need not in scopes and "access:services" not in scopes
+    assert "admin-ui" not in scopes and "list:users" not in scopes
