@@ -21,6 +21,7 @@ from hub_config.commands.options import data_dir_option
 
 HUB_CONFIG = Path(__file__).resolve().parent.parent / "jupyterhub_config.py"
 RUN_ID_VAR = "XUEFA_RUN_ID"
+STOP_GRACE = 45  # seconds the hub gets to stop its servers, services and proxy
 
 
 def processes_of_run(run_id: str) -> list[int]:
@@ -39,9 +40,16 @@ def processes_of_run(run_id: str) -> list[int]:
     return pids
 
 
-def stop_run(run_id: str, grace: float = 10.0) -> list[int]:
-    """SIGTERM, then SIGKILL, every leftover process of the run; returns those found."""
-    found = processes_of_run(run_id)
+def stop_run(run_id: str, grace: float = 10.0) -> dict[int, str]:
+    """SIGTERM, then SIGKILL, every leftover process of the run; returns those found
+    (pid -> command line)."""
+    found = {}
+    for pid in processes_of_run(run_id):
+        try:
+            found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()[:120]
+        except OSError:
+            pass
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in processes_of_run(run_id):
             try:
@@ -102,19 +110,32 @@ def up(datadir, port: int, ip: str, demo: bool) -> None:
     if demo:
         print_demo_banner(port, ip)
 
-    stopping = {"signal": None}
+    stopping = {"signal": None, "since": None}
 
     def forward(signum, _frame):
+        again = stopping["signal"] is not None
         stopping["signal"] = signum
-        if hub.poll() is None:
+        if hub.poll() is not None:
+            return
+        if again:  # a second Ctrl-C: no more waiting for a clean shutdown
+            hub.kill()
+        else:
+            stopping["since"] = time.monotonic()
             hub.send_signal(signal.SIGTERM)
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
             try:
-                code = hub.wait()
+                code = hub.wait(timeout=1)
                 break
+            except subprocess.TimeoutExpired:
+                # a hub stuck in its own shutdown (seen after a failed spawn) must not keep
+                # `xuefa up` waiting forever: kill it, the sweep below stops the rest
+                if stopping["since"] and time.monotonic() - stopping["since"] > STOP_GRACE:
+                    click.echo(f"hub did not stop within {STOP_GRACE}s: killing it", err=True)
+                    hub.kill()
+                    stopping["since"] = None
             except KeyboardInterrupt:  # pragma: no cover - handled by the signal handler
                 continue
     finally:
@@ -127,7 +148,8 @@ def up(datadir, port: int, ip: str, demo: bool) -> None:
                 hub.wait()
         leftovers = stop_run(run_id)
         if leftovers:
-            click.echo(f"stopped {len(leftovers)} leftover process(es): {leftovers}", err=True)
+            click.echo(f"stopped {len(leftovers)} leftover process(es): "
+                       + ", ".join(f"{pid} {cmd}" for pid, cmd in leftovers.items()), err=True)
         for s, h in old.items():
             signal.signal(s, h)
     if stopping["signal"] is None and code != 0:
