@@ -22,11 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("XUEFA_VENV", REPO / ".venv"))
 PROXY_NPM = "configurable-http-proxy@5.3.0"
 # Debian packages by purpose; only installed when missing and we are root.
-APT_RUNTIME = {"sudo": "/usr/bin/sudo"}
+APT_RUNTIME = {
+    "sudo": "/usr/bin/sudo",
+    # certificates (结业证书) embed a CJK font
+    "fonts-noto-cjk": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+}
 APT_TEST = {
     "chromium": "/usr/bin/chromium",
     "postgresql": "/usr/lib/postgresql/15/bin/initdb",
-    "fonts-noto-cjk": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 }
 
 
