@@ -97,6 +97,10 @@ def test_learner_server_spawns_as_system_user(hub):
             assert os.stat(f"/proc/{pid}").st_uid == entry.pw_uid
         assert home.stat().st_uid == entry.pw_uid
         assert home.stat().st_mode & 0o077 == 0, "a learner's home is closed to others"
+    # JupyterLab speaks Simplified Chinese (settings override written at hub start)
+    r = s.get(f"{hub.url}/user/learner1/lab/api/settings/"
+              "@jupyterlab/translation-extension:plugin", timeout=60)
+    assert r.status_code == 200 and "zh_CN" in r.text, r.text[:300]
     # learners land on the 我的学习 app page (Voila), not JupyterLab
     r = s.get(f"{hub.url}/user/learner1/", allow_redirects=False, timeout=30)
     assert r.status_code in (301, 302), r.status_code
