@@ -124,6 +124,10 @@ def test_start_fetches_module_into_learners_home(platform):
     assert str(fetched) in out
     # the page inside the learner's kernel reads the same plan through the records service
     assert "pingtai_rumen" in out and "fazhi_zhengfu" in out and "tiaojie" not in out.split("MODULES")[1]
-    # the lesson renders through Voila in the learner's own server
+    # the lesson and the 我的学习 page render through Voila in the learner's own server
     r = session.get(f"{http_base}/voila/render/pingtai_rumen/module/lesson1.ipynb", timeout=180)
     assert r.status_code == 200, r.text[:300]
+    assert (hub.datadir.home("learner1") / "我的学习.ipynb").exists()
+    r = session.get(f"{http_base}/voila/render/%E6%88%91%E7%9A%84%E5%AD%A6%E4%B9%A0.ipynb", timeout=180)
+    assert r.status_code == 200, r.text[:300]
+    assert "Traceback" not in r.text
