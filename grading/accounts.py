@@ -22,7 +22,10 @@ MAX_FAILURES = 5
 LOCK_MINUTES = 15
 MIN_LENGTH = 8
 
-_hasher = PasswordHasher()
+# OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): argon2-cffi's default (64 MiB, 4 lanes)
+# took ~0.5 s a hash on a busy 2-core server, i.e. minutes for a town's roster import and a slow
+# login rush at 9 a.m.; older hashes are upgraded at the next login (check_needs_rehash).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verifying against this keeps unknown usernames as slow as known ones (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash("xuefa-dummy-password")
 GENERIC_FAILURE = "账号或密码错误。"

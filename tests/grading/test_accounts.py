@@ -65,3 +65,14 @@ def test_deactivated_wrong_password_gets_the_generic_message(person):
         s.scalar(select(Learner).where(Learner.username == "zhangsan")).active = False
     r = accounts.verify_login(person, "zhangsan", "nope")
     assert not r.ok and r.reason == accounts.GENERIC_FAILURE
+
+
+def test_hash_with_older_parameters_is_upgraded_at_login(person):
+    from argon2 import PasswordHasher
+
+    with session_scope(person) as s:
+        s.scalar(select(Credential)).password_hash = PasswordHasher(memory_cost=65536).hash("Init-pass-1")
+    assert accounts.verify_login(person, "zhangsan", "Init-pass-1").ok
+    with session_scope(person) as s:
+        upgraded = s.scalar(select(Credential)).password_hash
+    assert "m=19456" in upgraded and accounts.verify_login(person, "zhangsan", "Init-pass-1").ok
