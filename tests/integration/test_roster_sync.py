@@ -95,6 +95,19 @@ def test_deactivated_person_loses_server_groups_and_login(hub):
     assert hub.try_login("spare2", hub.passwords["spare2"], new_session()).status_code == 302
 
 
+def test_city_sized_roster_syncs_past_the_hubs_page_limit(hub):
+    # JupyterHub returns at most 200 users or groups per request, whatever limit is asked for
+    many = [[f"cun{i:03d}", f"村民{i}", f"测试市/北镇/第{i % 40}村", "法律明白人", "学员", "", ""]
+            for i in range(230)]
+    roster_import(hub, [*ROSTER, *many], "city.csv")
+    assert len(hub.api("GET", "/groups/audience-volunteer").json()["users"]) == 231  # + learner2
+    api_url, token = running_hub(hub.datadir)
+    again = sync_hub(api_url, token, hub.datadir.records_db_url)  # would re-create users 201+
+    assert not (again.users_created or again.groups_changed or again.groups_deleted), again
+    roster_import(hub, ROSTER, "small-again.csv")
+    assert hub.api("GET", "/groups/audience-volunteer").json()["users"] == ["learner2"]
+
+
 @pytest.fixture(scope="module")
 def hub_env():
     # no dashboards or culler needed here: cheaper on 2 shared cores
