@@ -101,6 +101,8 @@ def read_table(path: Path) -> list[list[str]]:
         first = text.split("\n", 1)[0]
         delimiter = "\t" if "\t" in first and "," not in first else ","  # tab: Excel's Unicode text
         return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    if suffix in (".xls", ".et", ".wps"):  # old Excel / WPS formats openpyxl cannot read
+        raise ValueError(f"不支持旧版表格格式 {path.suffix}：请在 Excel 或 WPS 中“另存为” .xlsx 或 .csv 后再导入")
     raise ValueError(f"不支持的文件类型 {path.suffix}：请使用 .xlsx 或 .csv")
 
 def _cell_text(value) -> str:

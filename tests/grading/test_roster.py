@@ -181,3 +181,10 @@ def test_weak_initial_password_is_named(records_url, tmp_path):
     report = import_roster(write_csv(tmp_path / "r.csv", rows, "gb18030"), records_url)
     assert [(e.line, e.field) for e in report.errors] == [(6, "初始密码")]
     assert "初始密码" in report.errors[0].reason
+
+
+def test_old_excel_format_gets_a_save_as_hint(records_url, tmp_path):
+    path = tmp_path / "名单.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
+    report = import_roster(path, records_url)
+    assert [e.field for e in report.errors] == ["文件"] and "另存为" in report.errors[0].reason
