@@ -88,8 +88,11 @@ class DashboardsService(Configurable):
             "--VoilaConfiguration.file_allowlist=['plotly\\.min\\.js']",
             "--VoilaConfiguration.show_tracebacks=False",
             "--VoilaConfiguration.http_header_envs=[]",
-            # front-end: widgets and plotly only (nbgrader's lab extension has no business here)
-            "--VoilaConfiguration.extension_allowlist=['@jupyter-widgets/jupyterlab-manager', 'jupyterlab-plotly']",
+            # front-end: widgets and plotly only (nbgrader's lab extension has no business here);
+            # Voila's own widgets-manager8 provides the widget registry: without it every widget
+            # (the 生成 Excel 报表 button) shows as its Python repr
+            "--VoilaConfiguration.extension_allowlist=['@jupyter-widgets/jupyterlab-manager', "
+            "'@voila-dashboards/widgets-manager8', 'jupyterlab-plotly']",
         ]
         if self.preheat:
             argv += ["--preheat_kernel=True", f"--pool_size={self.pool_size}"]
