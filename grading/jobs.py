@@ -120,7 +120,13 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # a killed worker whose parent died too may linger as a zombie (containers whose init
+    # does not reap): it answers signal 0 but will never finish its job
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def worker_alive(worker: str | None) -> bool:

@@ -233,6 +233,7 @@ class GradingService(Application):
                         procs[i] = self._spawn(ctx, i)
                 if time.monotonic() - last_sync > self.manual_sync_interval:
                     last_sync = time.monotonic()
+                    requeue_dead(url)  # e.g. another service instance on this host died
                     try:
                         sync_manual(self.datadir)
                     except Exception:
