@@ -20,7 +20,6 @@ submission's feedback is generated. Every notebook therefore runs in a fresh ker
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import os
 import shutil

@@ -341,7 +341,7 @@ def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
     shutil.copytree(plain_dd.exchange / course / "inbound", svc_dd.exchange / course / "inbound",
                     dirs_exist_ok=True)
 
-    echo(f"plain nbgrader (collect, autograde per submission, generate/release feedback) ...")
+    echo("plain nbgrader (collect, autograde per submission, generate/release feedback) ...")
     plain_s, plain = run_plain(plain_dd, course, users)
     echo(f"  plain: {plain_s:.1f} s, {n / plain_s:.2f} submissions/s")
 

@@ -43,7 +43,6 @@ from dataclasses import dataclass
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers.login import LoginHandler
-from tornado import web
 from tornado.escape import url_escape
 from traitlets import Integer, Unicode, default
 

@@ -9,7 +9,6 @@ deleted; groups an administrator made by hand are left alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import quote
 
 import requests

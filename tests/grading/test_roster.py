@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from grading import accounts
 from grading.db import session_scope
-from grading.models import Audience, Learner, Result, Role, Unit, utcnow
+from grading.models import Learner, Result, Role, Unit, utcnow
 from grading.roster import import_roster
 
 HEADER = ["账号", "姓名", "单位", "身份", "角色", "手机", "初始密码"]

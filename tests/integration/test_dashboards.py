@@ -9,11 +9,9 @@ The hub part uses the shared ``hub`` fixture (the real ``xuefa up``); while that
 from __future__ import annotations
 
 import html as htmllib
-import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +22,6 @@ import requests
 
 from grading import migrate, reports, synth
 from grading.datadir import DataDir
-from hub_config import dashboards_service
 from tests.conftest import free_port
 from widgets import charts
 
@@ -206,79 +203,3 @@ def test_admin_in_learner_out(hub):
 
 
 # --- a minimal hub of our own, until the shared fixture can run (it needs grading.roster) -------
-
-
-@pytest.fixture(scope="module")
-def mini_hub(city, tmp_path_factory):
-    if importlib.util.find_spec("grading.roster") is not None:
-        pytest.skip("the shared hub fixture runs test_admin_in_learner_out")
-    if not (VENV_BIN / "configurable-http-proxy").exists() and not shutil.which("configurable-http-proxy"):
-        pytest.skip("configurable-http-proxy missing: run python3 -m hub_config.installer setup")
-    tmp = tmp_path_factory.mktemp("hub")
-    port, hub_port, api_port, svc_port = free_port(), free_port(), free_port(), free_port()
-    spec = dashboards_service.service_spec(city, port=svc_port)
-    cfg = tmp / "jupyterhub_config.py"
-    cfg.write_text(f"""
-c = get_config()
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.JupyterHub.db_url = "sqlite:///{tmp / 'hub.sqlite'}"
-c.JupyterHub.cookie_secret_file = "{tmp / 'cookie_secret'}"
-c.JupyterHub.pid_file = "{tmp / 'hub.pid'}"
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allow_all = True
-c.JupyterHub.services = [{spec!r}]
-c.JupyterHub.load_groups = {{"role-admin": {{"users": ["boss"]}}, "role-learner": {{"users": ["ganbu1"]}}}}
-c.JupyterHub.load_roles = [{dashboards_service.service_role()!r}]
-""")
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    log = tmp / "hub.log"
-    with open(log, "wb") as f:
-        proc = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(cfg)], cwd=tmp, env=env,
-                                stdout=f, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/hub/api/", proc, log)
-        # the service's route appears once it is up: until then the proxy answers 404/503
-        wait_http(f"{base}/services/dashboards/voila/render/overview.ipynb", proc, log, allow_redirects=False)
-        yield base, log
-    finally:
-        stop(proc)
-
-
-def login(base: str, username: str) -> requests.Session:
-    s = requests.Session()
-    s.get(f"{base}/hub/login", timeout=30)
-    r = s.post(f"{base}/hub/login", data={"username": username, "password": "x", "_xsrf": s.cookies.get("_xsrf")},
-               timeout=60, allow_redirects=False)  # not on to /hub/spawn: nobody needs a server here
-    assert r.status_code == 302, r.text[-500:]
-    return s
-
-
-def open_mini(base: str, session: requests.Session, log: Path) -> requests.Response:
-    url = f"{base}/services/dashboards/voila/render/overview.ipynb"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # the service may still be warming its kernels
-        r = session.get(url, timeout=180)
-        if r.status_code not in (502, 503):
-            return r
-        time.sleep(1)
-    pytest.fail("dashboards service never answered:\n" + log.read_text()[-4000:])
-
-
-def test_service_spec_and_role_behind_a_minimal_hub(mini_hub):
-    base, log = mini_hub
-    anonymous = requests.get(f"{base}/services/dashboards/voila/render/overview.ipynb", timeout=60,
-                             allow_redirects=False)
-    assert anonymous.status_code in (302, 303) and "/hub/api/oauth2/authorize" in anonymous.headers["Location"]
-
-    r = open_mini(base, login(base, "boss"), log)
-    assert r.status_code == 200, log.read_text()[-3000:]
-    assert "参学率" in outputs_text(r.text)
-
-    r = open_mini(base, login(base, "ganbu1"), log)
-    assert r.status_code == 403
-    assert "参学率" not in r.text

@@ -10,13 +10,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.integration.conftest import (INITIAL_PASSWORD, NEW_PASSWORD, ROSTER, new_session,
                                         write_roster)
