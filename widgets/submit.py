@@ -109,9 +109,29 @@ def feedback_files(session: Session) -> list[Path]:
     return sorted(fb.rglob("*.html")) if fb.is_dir() else []
 
 
-def results_html(results: list[dict]) -> str:
+def shown_answer(q, v) -> str:
+    """An answer or key as the learner saw it: option texts, not stored letters (options are
+    shuffled per learner, so "C" names a different line on their screen) and 正确/错误, not
+    JSON ``true``."""
+    from widgets import model
+
+    if q is None:
+        return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    if q.type in ("single", "multiple", "ordering") and isinstance(v, str) and q.options:
+        texts = [q.options[model.LETTERS.index(L)] for L in v
+                 if L in model.LETTERS and model.LETTERS.index(L) < len(q.options)]
+        return ("→" if q.type == "ordering" else "；").join(texts) or v
+    if q.type == "case" and isinstance(v, dict):
+        return "；".join(f"（{i}）{shown_answer(sub, v.get(sub.id))}"
+                        for i, sub in enumerate(q.questions, 1) if sub.id in v)
+    return model.display_answer(q, v)
+
+
+def results_html(results: list[dict], questions: dict | None = None) -> str:
     if not results:
         return "<p>成绩尚未发布，请稍后点击“查看成绩”。</p>"
+    questions = questions or {}
+    numbers = {qid: i for i, qid in enumerate(questions, 1)}
     r = results[-1]
     head = (f"<p><b>第 {r.get('attempt', 1)} 次提交：{r.get('score', 0):g} / "
             f"{r.get('max_score', 0):g} 分 · {'已通过' if r.get('passed') else '未通过'}</b></p>")
@@ -121,13 +141,19 @@ def results_html(results: list[dict]) -> str:
     for d in r.get("details") or []:
         ok = d.get("correct")
         mark = "✔" if ok else ("—" if ok is None else "✘")
-        parts = [f"<b>{mark} {html.escape(str(d.get('id')))}</b>（{d.get('points', 0):g}/"
+        q = questions.get(d.get("id"))
+        stem = (q.stem or q.scenario) if q is not None else ""
+        stem = stem if len(stem) <= 40 else stem[:39] + "…"
+        name = f"第 {numbers[d['id']]} 题 {stem}".strip() if q is not None else str(d.get("id"))
+        parts = [f"<b>{mark} {html.escape(name)}</b>（{d.get('points', 0):g}/"
                  f"{d.get('max_points', 0):g} 分）"]
         for label, k in (("你的答案", "answer"), ("正确答案", "key"), ("解析", "explanation"),
                          ("法律依据", "legal_basis")):
             v = d.get(k)
             if v not in (None, "", [], {}):
-                v = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                v = shown_answer(q, v) if k in ("answer", "key") else (
+                    v if isinstance(v, str) else "；".join(str(x) for x in v.values())
+                    if isinstance(v, dict) else json.dumps(v, ensure_ascii=False))
                 parts.append(f"{label}：{html.escape(v)}")
         rows.append("<li style='margin-bottom:6px'>" + "<br>".join(parts) + "</li>")
     return head + "<ol style='padding-left:1.2em'>" + "".join(rows) + "</ol>"
@@ -177,7 +203,8 @@ class Submit(W.VBox):
             self.button.disabled = False
         self.last = info
         missing = self.unanswered()
-        note = f"<br>未作答：{'、'.join(missing)}" if missing else ""
+        numbers = {qid: i for i, qid in enumerate(s.questions, 1)}
+        note = f"<br>未作答：{'、'.join(f'第 {numbers[q]} 题' for q in missing)}" if missing else ""
         files = "、".join(html.escape(f) for f in info["files"] if not f.startswith("feedback/"))
         self.status.value = (f"<div role='status'><b>已提交</b>（{html.escape(str(info['timestamp']))}）<br>"
                              f"提交的文件：{files}{note}<br>系统正在评分，稍后点击“查看成绩”。</div>")
@@ -189,13 +216,13 @@ class Submit(W.VBox):
             time.sleep(every)
             res = fetch_results(self.session, timeout=5)
             if res:
-                self.results.value = results_html(res)
+                self.results.value = results_html(res, self.session.questions)
                 return
 
     def show_results(self) -> None:
         res = fetch_results(self.session)
         if res is not None:
-            self.results.value = results_html(res)
+            self.results.value = results_html(res, self.session.questions)
             return
         files = feedback_files(self.session)
         if files:
