@@ -57,6 +57,20 @@ def no_code_visible(page) -> None:
         assert marker not in body, f"{marker!r} visible to the learner:\n{body[:2000]}"
 
 
+FITS_JS = """() => { const W = window.innerWidth; const wide = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > W + 1) wide.push(`${el.tagName}.${el.className} right=${Math.round(r.right)}`);
+  }
+  return wide.slice(0, 10); }"""
+
+
+def fits_width(page) -> None:
+    """Nothing sticks out to the right (a phone would scroll sideways)."""
+    wide = page.evaluate(FITS_JS)
+    assert not wide, f"wider than the {page.viewport_size['width']} px viewport at {page.url}: {wide}"
+
+
 def run_journey(page, url: str, username: str, shot, prefix: str) -> None:
     login_first_time(page, url, username, shot, prefix)
     # the server starts, then 我的学习 renders through Voila
@@ -65,6 +79,7 @@ def run_journey(page, url: str, username: str, shot, prefix: str) -> None:
     page.get_by_text("平台入门").first.wait_for(timeout=PAGE_TIMEOUT)
     shot(page, f"{prefix}-03-my-learning")
     no_code_visible(page)
+    fits_width(page)
 
     card = page.locator(".xf-module", has_text="平台入门")
     card.get_by_role("button", name="开始学习").click()
@@ -74,11 +89,13 @@ def run_journey(page, url: str, username: str, shot, prefix: str) -> None:
     wait_voila(page)
     shot(page, f"{prefix}-05-lesson1")
     no_code_visible(page)
+    fits_width(page)
 
     page.goto(f"{url}/user/{username}/voila/render/{COURSE}/module/assessment.ipynb")
     wait_voila(page)
     page.get_by_role("button", name="提交").wait_for(timeout=PAGE_TIMEOUT)
     no_code_visible(page)
+    fits_width(page)
     for text in CLICKS:
         page.get_by_text(re.compile(r"^[A-D]\. " + re.escape(text) + "$")).click()
     # 判断题 in page order: q05 正确, q06 错误, q07 正确 (q10's sub-question left blank)
@@ -104,8 +121,13 @@ def run_journey(page, url: str, username: str, shot, prefix: str) -> None:
     page.get_by_text("法律依据：").first.wait_for()
     score.scroll_into_view_if_needed()
     shot(page, f"{prefix}-07-results")
+    fits_width(page)
     text = score.inner_text()
     assert re.search(r"第 1 次提交：60 / 100 分 · 已通过", text), text
+    results = page.locator(".widget-html", has_text="次提交").last.inner_text()
+    # answers as the learner saw them: option text, not stored letters or JSON
+    assert "你的答案：我的学习" in results and "正确答案：错误" in results, results[:1500]
+    assert "true" not in results and "q01" not in results, results[:1500]
 
     page.goto(f"{url}/user/{username}/")
     wait_voila(page)
@@ -122,6 +144,17 @@ def test_learner_desktop(platform, browser, shot):
     page.set_default_timeout(60_000)
     try:
         run_journey(page, platform.url, "ganbu1", shot, "learner-desktop")
+    finally:
+        context.close()
+
+
+def test_learner_phone(platform, browser, shot):
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN",
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        run_journey(page, platform.url, "qingnian1", shot, "learner-phone")
     finally:
         context.close()
 
@@ -144,8 +177,13 @@ def import_roster_cli(platform, tmp_path):
                           env=env, capture_output=True, text=True, timeout=300)
 
 
-def admin_journey(page, url: str, shot, prefix: str, learner_name: str) -> bytes:
+def admin_journey(page, url: str, shot, prefix: str) -> bytes:
     login_first_time(page, url, "admin", shot, prefix)
+    return admin_dashboard(page, url, shot, prefix)
+
+
+def admin_dashboard(page, url: str, shot, prefix: str) -> bytes:
+    """The overview dashboard counts participants; 生成 Excel 报表 → the workbook's bytes."""
     page.goto(f"{url}/services/dashboards/voila/render/overview.ipynb")
     page.get_by_text("应学人数").first.wait_for(timeout=PAGE_TIMEOUT)
     shot(page, f"{prefix}-03-dashboard-overview")
@@ -162,3 +200,27 @@ def admin_journey(page, url: str, shot, prefix: str, learner_name: str) -> bytes
     download = dl.value
     assert download.suggested_filename.endswith("完成情况.xlsx"), download.suggested_filename
     return Path(download.path()).read_bytes()
+
+
+def test_administrator(platform, browser, shot, tmp_path):
+    """Runs after the learner's journey (same platform): ganbu1 passed 平台入门."""
+    result = import_roster_cli(platform, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "新增 1" in result.stdout and "已同步到平台" in result.stdout, result.stdout
+    assert platform.api("GET", f"/users/{NEW_LEARNER[0]}").status_code == 200
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN",
+                                  accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        data = admin_journey(page, platform.url, shot, "admin")
+    finally:
+        context.close()
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    cells = [str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True)
+             for v in row if v is not None]
+    assert "张明" in cells, "the learner of the journey above is not in the export"
+    assert "钱新" in cells, "the person imported just now is not in the export"
