@@ -4,6 +4,13 @@ Chinese login page → forced first-login password change → 我的学习 (Voil
 a module → a lesson → the assessment: answers by clicking the widgets → reload: the answers are
 still there → 提交 → score and explanations appear without any instructor action → 我的学习
 shows the module's new status.
+
+Administrator: ``xuefa roster import`` reaches the running hub → the overview dashboard counts
+the learner above → 生成 Excel 报表 downloads a workbook naming them.
+
+Trainer (partial): JupyterLab in Chinese, ``xuefa course validate`` / ``publish``. Grading an
+essay in formgrader is not tested: the trainer's server has no nbgrader course configuration
+(formgrader shows the default exchange /usr/local/share/nbgrader/exchange and no assignments).
 """
 
 from __future__ import annotations
@@ -224,3 +231,31 @@ def test_administrator(platform, browser, shot, tmp_path):
              for v in row if v is not None]
     assert "张明" in cells, "the learner of the journey above is not in the export"
     assert "钱新" in cells, "the person imported just now is not in the export"
+
+
+# --- trainer (partial: see the module doc) ---------------------------------------------------
+
+def xuefa_cli(platform, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, XUEFA_DATA_DIR=str(platform.datadir.root))
+    env.pop("JUPYTERHUB_API_TOKEN", None)
+    return subprocess.run([str(VENV_BIN / "xuefa"), *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_trainer_lab_validate_publish(platform, browser, shot):
+    """The trainer lands in JupyterLab (in Chinese), then validates and publishes 述法."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        login_first_time(page, platform.url, "trainer1", shot, "trainer")
+        page.wait_for_selector(".jp-LabShell", timeout=PAGE_TIMEOUT)
+        page.get_by_role("menuitem", name="文件").wait_for(timeout=PAGE_TIMEOUT)
+        page.get_by_text("启动页").first.wait_for(timeout=PAGE_TIMEOUT)
+        shot(page, "trainer-03-jupyterlab")
+    finally:
+        context.close()
+    validated = xuefa_cli(platform, "course", "validate", "shufa")
+    assert validated.returncode == 0 and "✔ shufa" in validated.stdout, validated.stdout + validated.stderr
+    published = xuefa_cli(platform, "course", "publish", "shufa", "--data-dir", str(platform.datadir.root))
+    assert published.returncode == 0 and "已发布" in published.stdout, published.stdout + published.stderr
