@@ -353,7 +353,10 @@ def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
         echo(f"  service: {service_s:.1f} s, {n / service_s:.2f} submissions/s "
              f"(includes service start-up)")
         svc_scores = service_scores(svc_dd.records_db_url, course)
-        mismatches = sum(1 for u in users if abs(svc_scores.get(u, -1) - plain[u]) > 1e-9)
+        differ = [u for u in users if abs(svc_scores.get(u, -1) - plain[u]) > 1e-9]
+        mismatches = len(differ)
+        for u in differ:  # name them: a mismatch must be traceable to one submission
+            echo(f"  MISMATCH {u} ({kinds[u]}): plain={plain[u]} service={svc_scores.get(u)}")
         lat = []
         for u in idle_users:
             nb_dir = learner_copy(svc_dd, course, u)
