@@ -6,7 +6,7 @@ loopback port with a throwaway data dir, reusing the integration fixture's machi
 (:mod:`tests.integration.conftest`: start-up wait, the admin API token, clean stop).
 
 ``browser`` (module scope) is Debian's ``/usr/bin/chromium`` through pip's Playwright
-(``playwright install`` cannot download here). ``shot(page, name)`` saves a screenshot under
+(Playwright's own browser downloads are not used: only the system Chromium is). ``shot(page, name)`` saves a screenshot under
 :data:`SHOTS` (printed once) so a reviewer can look at the key pages.
 
 Mark tests ``@pytest.mark.browser``.
@@ -60,10 +60,9 @@ def platform():
                                 start_new_session=True)
     h = Hub(url=f"http://127.0.0.1:{port}", datadir=datadir, proc=proc, log_path=log_path,
             roster_path=REPO / "courses" / "demo" / "roster.csv")
-    # --demo publishes every shipped course before the hub starts: minutes on a loaded machine
-    integration.START_TIMEOUT = max(integration.START_TIMEOUT, START_TIMEOUT)
     try:
-        integration._wait_up(h)
+        # --demo publishes every shipped course before the hub starts: minutes on a loaded machine
+        integration._wait_up(h, timeout=START_TIMEOUT)
         yield h
     finally:
         left = stop_platform(h)

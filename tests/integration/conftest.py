@@ -215,8 +215,8 @@ class Hub:
         self.api("DELETE", f"/users/{username}/server")
 
 
-def _wait_up(hub: Hub) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def _wait_up(hub: Hub, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
     token_file = hub.datadir.hub / "api_token"
     while time.monotonic() < deadline:
         if hub.proc.poll() is not None:
@@ -230,7 +230,7 @@ def _wait_up(hub: Hub) -> None:
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"hub not up after {START_TIMEOUT}s:\n{hub.log_text()[-8000:]}")
+    raise RuntimeError(f"hub not up after {timeout}s:\n{hub.log_text()[-8000:]}")
 
 
 def stop_platform(hub: Hub) -> list[int]:
