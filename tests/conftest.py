@@ -6,7 +6,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -16,12 +15,7 @@ import pytest
 
 from grading import migrate
 from grading.datadir import DataDir
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from hub_config.services import free_port  # noqa: F401  (tests import it from here)
 
 
 @pytest.fixture

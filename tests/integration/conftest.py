@@ -36,12 +36,8 @@ pytest's 0700 ``tmp_path``) because learners' servers run as other unix users.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -51,10 +47,9 @@ import pytest
 import requests
 
 from grading.datadir import DataDir
-from tests.conftest import free_port
+from hub_config.platform import VENV_BIN, Platform  # noqa: F401  (VENV_BIN: for test files)
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 INITIAL_PASSWORD = "Init-pass-2026"
 NEW_PASSWORD = "Xuefa2026new"
 START_TIMEOUT = 120
@@ -82,29 +77,6 @@ def write_roster(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def ensure_proxy() -> None:
-    if (VENV_BIN / "configurable-http-proxy").exists():
-        return
-    subprocess.run([sys.executable, "-m", "hub_config.installer", "setup"], cwd=REPO, check=True)
-
-
-def platform_pids(datadir: DataDir) -> list[int]:
-    """Processes started for this platform: they carry its ``XUEFA_DATA_DIR``."""
-    marker = f"XUEFA_DATA_DIR={datadir.root}".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                stat = (entry / "stat").read_bytes()
-                if stat.split(b") ", 1)[1][:1] != b"Z":
-                    pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
 def _xsrf(session: requests.Session) -> str:
     return session.cookies.get("_xsrf") or ""
 
@@ -123,24 +95,11 @@ def new_session() -> requests.Session:
 
 
 @dataclass
-class Hub:
-    url: str
-    datadir: DataDir
-    proc: subprocess.Popen
-    log_path: Path
-    roster_path: Path
-    api_token: str = ""
+class Hub(Platform):
+    """The running platform plus what a test does with it as people would."""
+
+    roster_path: Path | None = None
     passwords: dict[str, str] = field(default_factory=dict)
-
-    # --- REST ---------------------------------------------------------------------------------
-    def api(self, method: str, path: str, token: str | None = None, **kw) -> requests.Response:
-        headers = dict(kw.pop("headers", {}) or {})
-        headers["Authorization"] = f"token {token or self.api_token}"
-        return requests.request(method, f"{self.url}/hub/api{path}", headers=headers,
-                                timeout=30, **kw)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     # --- the login form -----------------------------------------------------------------------
     def try_login(self, username: str, password: str,
@@ -215,47 +174,6 @@ class Hub:
         self.api("DELETE", f"/users/{username}/server")
 
 
-def _wait_up(hub: Hub, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    token_file = hub.datadir.hub / "api_token"
-    while time.monotonic() < deadline:
-        if hub.proc.poll() is not None:
-            raise RuntimeError(f"xuefa up exited with {hub.proc.returncode}:\n{hub.log_text()[-8000:]}")
-        try:
-            r = requests.get(f"{hub.url}/hub/api/", timeout=5)
-            if r.status_code == 200 and token_file.exists():
-                hub.api_token = token_file.read_text().strip()
-                if hub.api("GET", "/users").status_code == 200:
-                    return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"hub not up after {timeout}s:\n{hub.log_text()[-8000:]}")
-
-
-def stop_platform(hub: Hub) -> list[int]:
-    """SIGTERM ``xuefa up`` (as Ctrl-C would), wait; returns platform pids still alive after it
-    (they are killed, so a failing test leaves nothing behind either)."""
-    if hub.proc.poll() is None:
-        hub.proc.send_signal(signal.SIGTERM)
-        try:
-            hub.proc.wait(120)
-        except subprocess.TimeoutExpired:
-            os.killpg(hub.proc.pid, signal.SIGKILL)
-            hub.proc.wait()
-    # kernels notice their parent is gone within a few seconds
-    deadline = time.monotonic() + 15
-    while platform_pids(hub.datadir) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = platform_pids(hub.datadir)
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return left
-
-
 @pytest.fixture(scope="module")
 def hub_env() -> dict[str, str]:
     """Extra environment for ``xuefa up``; override in a test file for a variant."""
@@ -269,7 +187,6 @@ def hub(hub_env):
         from grading.roster import import_roster
     except ImportError:
         pytest.skip("grading.roster (roster import) is not there yet")
-    ensure_proxy()
     root = Path(tempfile.mkdtemp(prefix="xuefa-it-"))
     root.chmod(0o755)  # learners' servers run as xf-* users and must reach their homes
     datadir = DataDir(root / "data").ensure()
@@ -279,24 +196,11 @@ def hub(hub_env):
     roster_path = write_roster(root / "roster.csv", ROSTER)
     report = import_roster(roster_path, datadir.records_db_url, reports_dir=datadir.reports)
     assert not report.errors, report.errors
-
-    port = free_port()
-    log_path = root / "xuefa-up.log"
-    env = dict(os.environ, XUEFA_DATA_DIR=str(datadir.root),
-               PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", **hub_env)
-    env.pop("JUPYTERHUB_API_TOKEN", None)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(VENV_BIN / "xuefa"), "up", "--data-dir", str(datadir.root),
-                                 "--port", str(port), "--ip", "127.0.0.1"],
-                                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    h = Hub(url=f"http://127.0.0.1:{port}", datadir=datadir, proc=proc, log_path=log_path,
-            roster_path=roster_path)
+    h = Hub.start(datadir, env=hub_env, timeout=START_TIMEOUT, roster_path=roster_path)
     try:
-        _wait_up(h)
         yield h
     finally:
-        left = stop_platform(h)
+        left = h.stop()
         log_tail = h.log_text()[-4000:]
         shutil.rmtree(root, ignore_errors=True)
         assert not left, f"processes left after stopping xuefa up: {left}\n{log_tail}"
