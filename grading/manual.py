@@ -17,6 +17,17 @@ from grading.results import pending_manual, update_manual
 log = logging.getLogger("grading.manual")
 
 
+def published_manual_courses(url: str) -> list[str]:
+    """Published courses whose assessment has manually graded items (a formgrader each)."""
+    from sqlalchemy import select
+
+    from grading.db import session_scope
+    from grading.models import Assessment
+
+    with session_scope(url) as s:
+        return sorted(set(s.scalars(select(Assessment.course_id).where(Assessment.manual.is_(True)))))
+
+
 def sync_manual(datadir: DataDir) -> int:
     """Finalise every waiting essay result a trainer has finished; returns how many."""
     from nbgrader.api import Gradebook, MissingEntry

@@ -83,9 +83,10 @@ def learners_of(datadir: DataDir, course_id: str) -> list[tuple[str, str]]:
         return []
 
 
-def ensure_course(datadir: DataDir, course_id: str) -> Path:
+def ensure_course(datadir: DataDir, course_id: str, *, students: bool = True) -> Path:
     """Idempotently prepare ``course_id`` for grading: course root, generated
-    ``nbgrader_config.py``, gradebook students from the records DB, WAL on a SQLite gradebook."""
+    ``nbgrader_config.py``, gradebook students from the records DB (unless ``students`` is
+    false: a course not yet published has no audience), WAL on a SQLite gradebook."""
     from nbgrader.api import Gradebook
 
     _venv_on_path()
@@ -101,7 +102,7 @@ def ensure_course(datadir: DataDir, course_id: str) -> Path:
     url = datadir.gradebook_url(course_id)
     with Gradebook(url, course_id) as gb:
         known = {s.id for s in gb.students}
-        for username, name in learners_of(datadir, course_id):
+        for username, name in (learners_of(datadir, course_id) if students else []):
             if username not in known:
                 gb.update_or_create_student(username, first_name=name)
     _sqlite_wal(url)

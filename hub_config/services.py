@@ -12,10 +12,12 @@ service            module                          who may use it
 ``records``        ``hub_config.records_service``  every person, from their own kernels
 ``grading``        ``grading.service``             trainers and admins
 ``dashboards``     ``hub_config.dashboards_service``  admins only
+``formgrader-<c>`` ``hub_config.formgrader_service``  trainers and admins (courses with essays)
 ``xuefa-cli``      (no process: an API token)      ``xuefa roster import`` on this machine
 =================  ==============================  ======================================
 
-``XUEFA_DISABLE_SERVICES=dashboards,grading`` leaves services out (tests, small machines);
+``XUEFA_DISABLE_SERVICES=dashboards,grading`` leaves services out (tests, small machines;
+``formgrader`` leaves out every course's formgrader);
 ``XUEFA_DASHBOARDS_PREHEAT=0`` runs the dashboards without warm kernels.
 """
 
@@ -41,6 +43,8 @@ MANAGED = {
     "grading": ("grading.service", False),
     "dashboards": ("hub_config.dashboards_service", True),
 }
+# one service per course with essays, named formgrader-<course_id>
+FORMGRADER_MODULE = "hub_config.formgrader_service"
 
 
 def free_port() -> int:
@@ -116,14 +120,34 @@ def managed_service(name: str, module: str, needs_url: bool, datadir: DataDir) -
     if name == "dashboards" and os.environ.get("XUEFA_DASHBOARDS_PREHEAT") == "0":
         # warm kernels cost a CPU each; tests and small machines can do without
         spec["command"] = [*spec["command"], "--no-preheat"]
-    env = dict(spec.get("environment") or {})
-    env["XUEFA_DATA_DIR"] = str(datadir.root)
-    for var in ("XUEFA_RECORDS_DB_URL", "XUEFA_GRADEBOOK_DB_URL", "XUEFA_RUN_ID"):
-        if os.environ.get(var):
-            env[var] = os.environ[var]
-    spec["environment"] = env
+    spec["environment"] = service_environment(spec, datadir)
     spec["name"] = name
     return spec, roles
+
+
+# the hub's own environment a service needs (the hub does not pass its environment on)
+PASSED_ENV = ("XUEFA_RECORDS_DB_URL", "XUEFA_GRADEBOOK_DB_URL", "XUEFA_RUN_ID",
+              "XUEFA_MANUAL_SYNC_INTERVAL")
+
+
+def service_environment(spec: dict, datadir: DataDir) -> dict:
+    env = dict(spec.get("environment") or {})
+    env["XUEFA_DATA_DIR"] = str(datadir.root)
+    for var in PASSED_ENV:
+        if os.environ.get(var):
+            env[var] = os.environ[var]
+    return env
+
+
+def formgraders(datadir: DataDir, off: set[str]) -> tuple[list[dict], list[dict]]:
+    """One ``formgrader-<course_id>`` per course with essays (:mod:`hub_config.formgrader_service`)."""
+    if "formgrader" in off or not importable(FORMGRADER_MODULE):
+        return [], []
+    mod = importlib.import_module(FORMGRADER_MODULE)
+    specs = [s for s in mod.service_specs(datadir, free_port) if s["name"] not in off]
+    for spec in specs:
+        spec["environment"] = service_environment(spec, datadir)
+    return specs, ([mod.service_role([s["name"] for s in specs])] if specs else [])
 
 
 def services(datadir: DataDir, api_token: str | None) -> tuple[list[dict], list[dict]]:
@@ -140,6 +164,9 @@ def services(datadir: DataDir, api_token: str | None) -> tuple[list[dict], list[
         spec, extra = managed_service(name, module, needs_url, datadir)
         specs.append(spec)
         roles.extend(extra)
+    extra_specs, extra_roles = formgraders(datadir, off)
+    specs.extend(extra_specs)
+    roles.extend(extra_roles)
     if api_token:
         specs.append({"name": CLI_SERVICE, "api_token": api_token,
                       "display": False, "info": {"description": "xuefa command line"}})

@@ -1,0 +1,212 @@
+"""``formgrader-<course_id>``: nbgrader's formgrader for one course, as a hub-managed service.
+
+The upstream layout of nbgrader's "JupyterHub with multiple classes and multiple graders": one
+Jupyter server per course, started by the hub as a service, rooted at that course's directory
+with the course's ``nbgrader_config.py`` (written by :func:`grading.nbgrader_setup.ensure_course`:
+the gradebook and exchange the grading service uses), reached at
+``/services/formgrader-<course_id>/formgrader``. Trainers (group ``role-trainer``) may open it
+through the role from :func:`service_role`; administrators hold ``access:services`` anyway;
+learners get 403 from the hub's OAuth.
+
+Only courses with manually graded items (``assessment.manual`` in ``course.yaml``: essays such
+as the 述法 report) get a server, to keep memory modest: courses already published (records DB)
+and the shipped courses under ``courses/`` (so a course a trainer publishes while the hub runs
+already has its formgrader). A course published from elsewhere after start-up needs a hub
+restart for its formgrader. ``XUEFA_DISABLE_SERVICES=formgrader`` leaves them all out,
+``formgrader-<course_id>`` one of them.
+
+The server runs as root (the gradebook is shared with the root grading workers), so it is cut
+down to the formgrader: no JupyterLab, no terminals, no kernels from the REST API, read-only
+contents, and formgrader's ``?path=`` (which would load an ``nbgrader_config.py`` from any
+directory) is refused by :class:`FormgraderGuard`.
+
+Run by the hub as ``python -m hub_config.formgrader_service <course_id>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado import web
+
+from grading.datadir import DataDir
+
+MODULE = "hub_config.formgrader_service"  # not __name__: that is "__main__" under -m
+PREFIX = "formgrader-"
+TRAINER_GROUP = "role-trainer"
+FORMGRADER_EXTENSION = "nbgrader.server_extensions.formgrader"
+# every other server extension installed in the venv is switched off explicitly: the
+# config.d files enable them for learners' and trainers' own servers
+OTHER_EXTENSIONS = [
+    "jupyterlab", "notebook", "notebook_shim", "voila", "jupyter_lsp", "jupyter_server_terminals",
+    "nbgrader.server_extensions.validate_assignment", "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+]
+
+log = logging.getLogger("xuefa.formgrader")
+
+
+def service_name(course_id: str) -> str:
+    return f"{PREFIX}{course_id}"
+
+
+def manual_courses(datadir: DataDir) -> list[str]:
+    """Courses whose assessment has manually graded items: published ones and shipped ones."""
+    from grading.courses import course_dirs, load_course
+    from grading.manual import published_manual_courses
+
+    found = set()
+    try:
+        found.update(published_manual_courses(datadir.records_db_url))
+    except Exception as exc:  # noqa: BLE001 - no records DB yet: shipped courses only
+        log.warning("published courses not read: %s", exc)
+    for d in course_dirs():
+        try:
+            spec = load_course(d)
+        except Exception:  # noqa: BLE001 - `xuefa course validate` reports broken courses
+            continue
+        if spec.assessment.manual:
+            found.add(spec.id)
+    return sorted(found)
+
+
+def service_spec(datadir: DataDir, course_id: str, port: int, title: str | None = None) -> dict:
+    """The ``c.JupyterHub.services`` entry of one course's formgrader."""
+    return {
+        "name": service_name(course_id),
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", MODULE, course_id],
+        "environment": {"XUEFA_DATA_DIR": str(datadir.root)},
+        "oauth_no_confirm": True,
+        "display": True,
+        "info": {"title": f"批改作业 · {title or course_id}", "course_id": course_id},
+    }
+
+
+def course_title(datadir: DataDir, course_id: str) -> str:
+    from grading.courses import course_dirs, load_course
+
+    for d in course_dirs():
+        if d.name == course_id:
+            try:
+                return load_course(d).title
+            except Exception:  # noqa: BLE001
+                break
+    return course_id
+
+
+def service_specs(datadir: DataDir, free_port) -> list[dict]:
+    return [service_spec(datadir, c, free_port(), course_title(datadir, c))
+            for c in manual_courses(datadir)]
+
+
+def service_role(names: list[str]) -> dict:
+    """Trainers may open every course's formgrader (the hub's 服务 menu lists them)."""
+    return {
+        "name": "formgrader-users",
+        "description": "讲师：在 formgrader 中批改作业",
+        "scopes": [f"access:services!service={n}" for n in names],
+        "groups": [TRAINER_GROUP],
+    }
+
+
+# --- inside the service: a Jupyter server that is only a formgrader --------------------------------
+
+class NoKernels(AsyncMappingKernelManager):
+    """Kernels would run as root: nobody starts one through this server's REST API.
+    (Formgrader's own autograde button runs nbconvert in-process, not through this manager.)"""
+
+    async def start_kernel(self, *args, **kwargs):
+        raise web.HTTPError(403, "kernels are disabled in formgrader")
+
+
+class ReadOnlyContents(AsyncLargeFileManager):
+    """The course directory can be browsed, never written (an nbgrader_config.py is code)."""
+
+    def _refuse(self, *args, **kwargs):
+        raise web.HTTPError(403, "the course directory is read-only here")
+
+    save = _refuse
+    delete_file = _refuse
+    rename_file = _refuse
+    new = _refuse
+    new_untitled = _refuse
+    copy = _refuse
+
+
+def _formgrader_guard():
+    from nbgrader.server_extensions.formgrader.handlers import FormgraderHandler
+
+    class FormgraderGuard(FormgraderHandler):
+        """formgrader's ``?path=DIR`` re-roots it and loads ``DIR/nbgrader_config.py``."""
+
+        def get(self):
+            if self.get_argument("path", ""):
+                raise web.HTTPError(403, "formgrader is fixed to this course")
+            return super().get()
+
+    return FormgraderGuard
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    # loaded before nbgrader's extension (alphabetical order), so this rule matches first
+    from jupyter_server.utils import url_path_join
+
+    webapp = serverapp.web_app
+    pattern = url_path_join(webapp.settings["base_url"], "formgrader/?")
+    webapp.add_handlers(".*$", [(pattern, _formgrader_guard())])
+
+
+def _jupyter_server_extension_points():
+    return [{"module": MODULE}]
+
+
+def server_argv(root: Path, *, as_root: bool) -> list[str]:
+    extensions = {name: False for name in OTHER_EXTENSIONS}
+    extensions[FORMGRADER_EXTENSION] = True
+    extensions[MODULE] = True
+    argv = [
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.default_url=/formgrader",
+        "--ServerApp.terminals_enabled=False",
+        f"--ServerApp.kernel_manager_class={MODULE}.NoKernels",
+        f"--ServerApp.contents_manager_class={MODULE}.ReadOnlyContents",
+        f"--ServerApp.jpserver_extensions={extensions!r}",
+    ]
+    if as_root:
+        argv.append("--allow-root")
+    return argv
+
+
+def main(argv: list[str] | None = None) -> None:
+    from grading.manual import published_manual_courses
+    from grading.nbgrader_setup import ensure_course
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise SystemExit("usage: python -m hub_config.formgrader_service <course_id>")
+    course_id = args[0]
+    logging.basicConfig(level=logging.INFO)
+    datadir = DataDir.from_env()
+    try:
+        published = course_id in published_manual_courses(datadir.records_db_url)
+    except Exception:  # noqa: BLE001 - records DB not there yet
+        published = False
+    # course root, nbgrader_config.py, and once published its audience in the gradebook
+    # (publishing adds them later otherwise)
+    root = ensure_course(datadir, course_id, students=published)
+    # formgrader reads nbgrader_config.py from the working directory
+    os.chdir(root)
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    cmd = [sys.executable, "-m", "jupyterhub.singleuser", *server_argv(root, as_root=as_root)]
+    log.info("formgrader of %s: %s", course_id, " ".join(cmd))
+    os.execv(sys.executable, cmd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Trainers grade essays in nbgrader's formgrader, a hub-managed service per course with essays.
+
+Over real HTTP against ``xuefa up``: the hub runs ``formgrader-shufa`` (述法 has a manually
+graded report); after ``xuefa course publish shufa`` the trainer's formgrader lists the course's
+assignment, the hub home page links to it, a learner is refused, and the server is only a
+formgrader (no JupyterLab, no re-rooting with ``?path=``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.conftest import VENV_BIN
+
+pytestmark = pytest.mark.integration
+
+SERVICE = "formgrader-shufa"
+
+
+@pytest.fixture(scope="module")
+def hub_env():
+    # the dashboards' Voila is not needed here (2 shared cores)
+    return {"XUEFA_DISABLE_SERVICES": "dashboards"}
+
+
+def publish(hub, course: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, XUEFA_DATA_DIR=str(hub.datadir.root))
+    env.pop("JUPYTERHUB_API_TOKEN", None)
+    return subprocess.run([str(VENV_BIN / "xuefa"), "course", "publish", course,
+                           "--data-dir", str(hub.datadir.root)],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def get_ready(session, url: str, timeout: float = 120):
+    """The service may still be starting right after the hub came up (503 from the proxy)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = session.get(url, timeout=60)
+        if r.status_code not in (502, 503) or time.monotonic() > deadline:
+            return r
+        time.sleep(2)
+
+
+@pytest.fixture(scope="module")
+def published(hub):
+    result = publish(hub, "shufa")
+    assert result.returncode == 0 and "已发布" in result.stdout, result.stdout + result.stderr
+    return result
+
+
+def test_formgrader_service_registered(hub):
+    r = hub.api("GET", "/services")
+    assert r.status_code == 200, r.text
+    services = r.json()
+    assert SERVICE in services, sorted(services)
+    # courses without essays get no server (memory)
+    assert "formgrader-pingtai_rumen" not in services, sorted(services)
+
+
+def test_trainer_opens_formgrader_of_the_course(hub, published):
+    trainer = hub.login("trainer1")
+    home = trainer.get(f"{hub.url}/hub/home", timeout=60)
+    assert home.status_code == 200
+    assert f"/services/{SERVICE}/formgrader" in home.text and "批改作业" in home.text, home.text[-3000:]
+
+    r = get_ready(trainer, f"{hub.url}/services/{SERVICE}/formgrader")
+    assert r.status_code == 200, (r.status_code, r.url, r.text[:500])
+    assert "/services/formgrader-shufa/formgrader/manage_assignments" in r.url, r.url
+    assert "Manage Assignments" in r.text, r.text[:1000]
+
+    # the course's own gradebook: the published assignment and the enrolled 干部 learner
+    assignments = trainer.get(f"{hub.url}/services/{SERVICE}/formgrader/api/assignments", timeout=60)
+    assert assignments.status_code == 200, assignments.text[:500]
+    assert [a["name"] for a in assignments.json()] == ["module"], assignments.text[:1000]
+    students = trainer.get(f"{hub.url}/services/{SERVICE}/formgrader/api/students", timeout=60)
+    assert students.status_code == 200, students.text[:500]
+    ids = {s["id"] for s in students.json()}
+    assert "learner1" in ids and "learner2" not in ids, ids  # shufa is for 干部 only
+
+    # only a formgrader: no JupyterLab, no re-rooting at another nbgrader_config.py
+    assert trainer.get(f"{hub.url}/services/{SERVICE}/lab", timeout=60).status_code == 404
+    refused = trainer.get(f"{hub.url}/services/{SERVICE}/formgrader", params={"path": "/tmp"},
+                          timeout=60, allow_redirects=False)
+    assert refused.status_code == 403, refused.status_code
+
+
+def test_learner_is_refused(hub, published):
+    learner = hub.login("learner1")
+    r = get_ready(learner, f"{hub.url}/services/{SERVICE}/formgrader")
+    assert r.status_code == 403, (r.status_code, r.url)
+    api = learner.get(f"{hub.url}/services/{SERVICE}/formgrader/api/assignments", timeout=60)
+    assert api.status_code in (302, 401, 403) or "module" not in api.text, api.text[:300]
+    home = learner.get(f"{hub.url}/hub/home", timeout=60)
+    assert "批改作业" not in home.text
