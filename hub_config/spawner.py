@@ -26,10 +26,17 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Unicode, default
 
 from grading.datadir import DataDir
+from hub_config.roles import LEARNER_GROUP
 
 SYSTEM_USER_PREFIX = "xf-"
 RUN_ID_VAR = "XUEFA_RUN_ID"
 LAB_LOCALE_PLUGIN = "@jupyterlab/translation-extension:plugin"
+# Voila's "xuefa" template (Chinese loading texts) lives in this data dir (a JUPYTER_PATH entry)
+JUPYTER_DATA = Path(__file__).resolve().parent / "share"
+VOILA_TEMPLATE = "xuefa"
+# learners' extra Jupyter config (a JUPYTER_CONFIG_PATH entry): nbgrader's English assignment
+# sidebar and its server extensions are for trainers; learners fetch and submit through widgets
+LEARNER_CONFIG = Path(__file__).resolve().parent / "learner_config"
 
 
 def is_root() -> bool:
@@ -208,6 +215,11 @@ class XuefaSpawner(LocalProcessSpawner):
         bins = [str(Path(self.cmd[0]).parent)] if self.cmd else []
         bins.append(str(Path(sys.executable).parent))
         env["PATH"] = os.pathsep.join([*dict.fromkeys(bins), env.get("PATH", os.defpath)])
+        env["JUPYTER_PATH"] = os.pathsep.join(
+            p for p in (str(JUPYTER_DATA), env.get("JUPYTER_PATH", "")) if p)
+        if self.is_learner:
+            env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+                p for p in (str(LEARNER_CONFIG), env.get("JUPYTER_CONFIG_PATH", "")) if p)
         return env
 
     def get_args(self):
@@ -215,7 +227,13 @@ class XuefaSpawner(LocalProcessSpawner):
         # only a server that really runs as root needs (and gets) --allow-root
         if is_root() and self.unix_name == "root":
             args.append("--allow-root")
+        args.append(f"--VoilaConfiguration.template={VOILA_TEMPLATE}")
         return args
+
+    @property
+    def is_learner(self) -> bool:
+        """In the learners' group (trainers and administrators get no 我的学习)."""
+        return any(g.name == LEARNER_GROUP for g in (getattr(self.user, "groups", None) or []))
 
     def server_cmd(self) -> list[str]:
         """``cmd``, run through :func:`shared_interpreter` when the venv's own Python is private."""
@@ -246,12 +264,18 @@ class XuefaSpawner(LocalProcessSpawner):
 
     def install_home_page(self, uid: int | None = None, gid: int | None = None) -> Path | None:
         """The learners' landing page 我的学习.ipynb (``hub_config.home``, the courses area),
-        refreshed at every start; skipped while that module has not landed."""
+        refreshed at every start; skipped while that module has not landed. Others get none,
+        and an unchanged copy from a time they were a learner is taken away."""
         try:
-            from hub_config.home import install_home
+            from hub_config.home import HOME_NOTEBOOK, SKEL, install_home
         except ImportError:
             return None
-        return install_home(self.home_dir, uid, gid)
+        if self.is_learner:
+            return install_home(self.home_dir, uid, gid)
+        stale = self.home_dir / HOME_NOTEBOOK
+        if stale.is_file() and stale.read_bytes() == (SKEL / HOME_NOTEBOOK).read_bytes():
+            stale.unlink()
+        return None
 
     async def start(self):
         if is_root():

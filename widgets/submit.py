@@ -16,6 +16,7 @@ import os
 import threading
 import time
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -159,6 +160,34 @@ def results_html(results: list[dict], questions: dict | None = None) -> str:
     return head + "<ol style='padding-left:1.2em'>" + "".join(rows) + "</ol>"
 
 
+def submitted_at(timestamp) -> str:
+    """nbgrader's UTC timestamp ("2026-11-29 03:11:44.552199 UTC") as Beijing time to the
+    minute; anything else is shown as it is."""
+    text = str(timestamp)
+    try:
+        t = datetime.strptime(text.replace(" UTC", ""), "%Y-%m-%d %H:%M:%S.%f")
+    except ValueError:
+        return text
+    t = t.replace(tzinfo=timezone.utc).astimezone(timezone(timedelta(hours=8)))
+    return f"{t:%Y-%m-%d %H:%M}"
+
+
+def receipt_html(questions: dict, missing: list[str], timestamp) -> str:
+    """What the learner handed in, in their terms: how many questions were answered and which
+    were not (never the files nbgrader moved: learners never see code or file names)."""
+    numbers = {qid: i for i, qid in enumerate(questions, 1)}
+    total = len(questions)
+    answered = total - len(missing)
+    lines = [f"<b>已提交</b>（{html.escape(submitted_at(timestamp))}）",
+             f"共 {total} 题，已作答 {answered} 题" + ("。" if not missing else "；")
+             + (f"未作答：{'、'.join(f'第 {numbers[q]} 题' for q in missing)}（按未得分计）。"
+                if missing else "")]
+    if any(getattr(q, "type", "") == "essay" for q in questions.values()):
+        lines.append("简答题由讲师评阅，评阅后可在此查看。")
+    lines.append("系统正在评分，稍后点击“查看成绩”。")
+    return "<div role='status'>" + "<br>".join(lines) + "</div>"
+
+
 class Submit(W.VBox):
     """提交 button + what was submitted + released score and explanations."""
 
@@ -202,12 +231,7 @@ class Submit(W.VBox):
         finally:
             self.button.disabled = False
         self.last = info
-        missing = self.unanswered()
-        numbers = {qid: i for i, qid in enumerate(s.questions, 1)}
-        note = f"<br>未作答：{'、'.join(f'第 {numbers[q]} 题' for q in missing)}" if missing else ""
-        files = "、".join(html.escape(f) for f in info["files"] if not f.startswith("feedback/"))
-        self.status.value = (f"<div role='status'><b>已提交</b>（{html.escape(str(info['timestamp']))}）<br>"
-                             f"提交的文件：{files}{note}<br>系统正在评分，稍后点击“查看成绩”。</div>")
+        self.status.value = receipt_html(s.questions, self.unanswered(), info["timestamp"])
         threading.Thread(target=self._poll, daemon=True).start()
         return info
 

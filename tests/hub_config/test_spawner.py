@@ -13,7 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from hub_config.spawner import (XuefaSpawner, ensure_system_user, is_root, reachable_by_others,
+from hub_config.roles import LEARNER_GROUP
+from hub_config.spawner import (JUPYTER_DATA, LEARNER_CONFIG, VOILA_TEMPLATE, XuefaSpawner,
+                                ensure_system_user, is_root, reachable_by_others,
                                 shared_interpreter, system_username)
 
 root_only = pytest.mark.skipif(not is_root(), reason="needs root (system users)")
@@ -83,3 +85,49 @@ def test_unix_name_and_allow_root():
         pwd.getpwuid(os.getuid()).pw_name
     assert spawner.unix_name == expected
     assert "--allow-root" not in spawner.get_args()
+
+
+def _person(name: str, group: str) -> SimpleNamespace:
+    return SimpleNamespace(name=name, url=f"/user/{name}/", groups=[SimpleNamespace(name=group)])
+
+
+def test_home_page_only_for_learners(open_dir):
+    from hub_config.home import HOME_NOTEBOOK
+
+    learner = XuefaSpawner(user=_person("learner9", LEARNER_GROUP), data_dir=str(open_dir / "data"))
+    assert learner.is_learner
+    assert learner.install_home_page() == learner.home_dir / HOME_NOTEBOOK
+    trainer = XuefaSpawner(user=_person("trainer9", "role-trainer"), data_dir=str(open_dir / "data"))
+    assert not trainer.is_learner
+    trainer.home_dir.mkdir(parents=True)
+    assert trainer.install_home_page() is None
+    assert not (trainer.home_dir / HOME_NOTEBOOK).exists()
+    # a platform copy left from when they were a learner goes; their own edited file stays
+    (trainer.home_dir / HOME_NOTEBOOK).write_bytes((learner.home_dir / HOME_NOTEBOOK).read_bytes())
+    trainer.install_home_page()
+    assert not (trainer.home_dir / HOME_NOTEBOOK).exists()
+    (trainer.home_dir / HOME_NOTEBOOK).write_text("{}")
+    trainer.install_home_page()
+    assert (trainer.home_dir / HOME_NOTEBOOK).read_text() == "{}"
+
+
+def test_servers_render_voila_with_the_xuefa_template():
+    args = XuefaSpawner(user=_person("learner9", LEARNER_GROUP)).get_args()
+    assert f"--VoilaConfiguration.template={VOILA_TEMPLATE}" in args
+    assert (JUPYTER_DATA / "voila" / "templates" / VOILA_TEMPLATE / "conf.json").is_file()
+
+
+def test_learner_config_turns_nbgrader_off():
+    """What a learner's server reads through JUPYTER_CONFIG_PATH: no nbgrader server extensions,
+    no nbgrader JupyterLab plugins (the English assignment sidebar)."""
+    code = ("from jupyter_core.paths import jupyter_config_path\n"
+            "from jupyter_server.extension.config import ExtensionConfigManager\n"
+            "from jupyterlab_server.config import get_static_page_config\n"
+            "ext = ExtensionConfigManager(read_config_path=jupyter_config_path()).get_jpserver_extensions()\n"
+            "print(sorted(k for k, v in ext.items() if k.startswith('nbgrader') and v))\n"
+            "print(get_static_page_config(level='all').get('disabledExtensions'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "JUPYTER_CONFIG_PATH": str(LEARNER_CONFIG)})
+    enabled, disabled = out.stdout.splitlines()
+    assert enabled == "[]"
+    assert "'@jupyter/nbgrader': True" in disabled

@@ -125,7 +125,8 @@ def learner_answers(home: Path, env: dict, username: str, answer) -> None:
         submit = xf.Submit()
         info = submit.submit()
         assert info is not None, submit.status.value
-        assert "已提交" in submit.status.value and "assessment.answers.json" in submit.status.value
+        assert "已提交" in submit.status.value and "已作答" in submit.status.value
+        assert ".json" not in submit.status.value and ".ipynb" not in submit.status.value
     finally:
         os.chdir(old)
 

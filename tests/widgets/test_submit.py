@@ -73,3 +73,18 @@ def test_submit_failure_is_reported_not_raised(assessment, monkeypatch, tmp_path
     s = xf.Submit()
     s.button.click()
     assert "提交失败" in s.status.value and not s.button.disabled
+
+
+def test_receipt_names_questions_not_files():
+    from widgets.model import Question
+    from widgets.submit import receipt_html
+
+    qs = {"q01": Question(type="single", id="q01", stem="甲", options=["a", "b"]),
+          "q02": Question(type="truefalse", id="q02", stem="乙"),
+          "q03": Question(type="essay", id="q03", stem="丙")}
+    html = receipt_html(qs, ["q02"], "2026-11-29 03:11:44.552199 UTC")
+    assert "已提交" in html and "2026-11-29 11:11" in html
+    assert "共 3 题，已作答 2 题" in html and "未作答：第 2 题" in html
+    assert "讲师评阅" in html
+    assert ".json" not in html and ".ipynb" not in html and "UTC" not in html
+    assert "未作答" not in receipt_html(qs, [], "later")
