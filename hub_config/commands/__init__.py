@@ -5,9 +5,10 @@ Each area registers its command group here (one line each)."""
 from hub_config.commands.course import campaign, course
 from hub_config.commands.db import db
 from hub_config.commands.grade import grade
+from hub_config.commands.load import load
 from hub_config.commands.ops import backup, restore
 from hub_config.commands.report import report
 from hub_config.commands.roster import roster
 from hub_config.commands.up import up
 
-COMMANDS = [db, report, backup, restore, up, grade, roster, course, campaign]
+COMMANDS = [db, report, backup, restore, up, grade, roster, course, campaign, load]
