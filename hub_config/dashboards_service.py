@@ -31,7 +31,7 @@ from pathlib import Path
 
 from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
 from jupyterhub.utils import url_path_join
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Configurable
 
 from grading.datadir import DataDir
@@ -45,6 +45,9 @@ PLOTLY_JS = "plotly.min.js"
 # Optional URL of the records DB for the dashboards alone, e.g. a PostgreSQL role that may only
 # SELECT; the notebooks prefer it to the data dir's records URL.
 DB_URL_ENV = "XUEFA_DASHBOARDS_DB_URL"
+# Address Voila listens on: loopback on one machine; 0.0.0.0 on Kubernetes, where the proxy pod
+# reaches the hub pod's services through the hub's Service (hub_config/k8s_config.py)
+BIND_ENV = "XUEFA_SERVICE_BIND"
 
 
 class DashboardsService(Configurable):
@@ -52,13 +55,18 @@ class DashboardsService(Configurable):
 
     port = Integer(
         int(os.environ.get("XUEFA_DASHBOARDS_PORT", DEFAULT_PORT)),
-        help="Loopback port Voila listens on; the hub proxies /services/dashboards/ to it.",
+        help="Port Voila listens on; the hub proxies /services/dashboards/ to it.",
     ).tag(config=True)
+    ip = Unicode(help="Address Voila listens on (default: $XUEFA_SERVICE_BIND, else 127.0.0.1).").tag(config=True)
     preheat = Bool(True, help="Keep kernels warm with the dashboards imported (Voila preheat).").tag(config=True)
     pool_size = Integer(1, help="Warm kernels kept per dashboard notebook.").tag(config=True)
     notebooks = Unicode(str(NOTEBOOKS), help="Directory of the dashboard notebooks shipped with xuefa.").tag(
         config=True
     )
+
+    @default("ip")
+    def _ip_default(self):
+        return os.environ.get(BIND_ENV) or "127.0.0.1"
 
     def runtime_dir(self, datadir: DataDir) -> Path:
         return datadir.run / NAME
@@ -81,7 +89,7 @@ class DashboardsService(Configurable):
         argv = [
             str(root),
             "--no-browser",
-            "--Voila.ip=127.0.0.1",
+            f"--Voila.ip={self.ip}",
             f"--Voila.port={self.port}",
             f"--Voila.base_url={base_url}",
             "--Voila.tornado_settings={'headers': {'Content-Security-Policy': \"frame-ancestors 'self'\"}}",

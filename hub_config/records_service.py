@@ -30,6 +30,8 @@ from grading import events as records
 from grading import migrate
 from grading.datadir import DataDir
 
+BIND_ENV = "XUEFA_SERVICE_BIND"
+
 log = logging.getLogger("xuefa.records")
 
 
@@ -107,11 +109,17 @@ class RecordsService(Configurable):
     db_url = Unicode(help="Records database URL (default: the data dir's records DB).").tag(config=True)
     prefix = Unicode(help="URL prefix (default: $JUPYTERHUB_SERVICE_PREFIX).").tag(config=True)
     port = Integer(help="Port to listen on (default: from $JUPYTERHUB_SERVICE_URL).").tag(config=True)
-    ip = Unicode("127.0.0.1", help="Address to listen on.").tag(config=True)
+    ip = Unicode(help="Address to listen on (default: $XUEFA_SERVICE_BIND, else 127.0.0.1).").tag(config=True)
 
     @default("db_url")
     def _db_url(self):
         return DataDir.from_env().records_db_url
+
+    @default("ip")
+    def _ip(self):
+        # loopback on one machine; on Kubernetes the proxy pod reaches us through the hub's
+        # Service, so apply_k8s sets 0.0.0.0 (hub_config/k8s_config.py publish_services)
+        return os.environ.get(BIND_ENV) or "127.0.0.1"
 
     @default("prefix")
     def _prefix(self):

@@ -127,7 +127,7 @@ def managed_service(name: str, module: str, needs_url: bool, datadir: DataDir) -
 
 # the hub's own environment a service needs (the hub does not pass its environment on)
 PASSED_ENV = ("XUEFA_RECORDS_DB_URL", "XUEFA_GRADEBOOK_DB_URL", "XUEFA_RUN_ID",
-              "XUEFA_MANUAL_SYNC_INTERVAL")
+              "XUEFA_MANUAL_SYNC_INTERVAL", "XUEFA_SERVICE_BIND")
 
 
 def service_environment(spec: dict, datadir: DataDir) -> dict:

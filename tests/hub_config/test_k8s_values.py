@@ -207,3 +207,78 @@ def test_hub_db_url_scheme_works_on_real_postgresql(values, pg_url):
     finally:
         session.close()
         session.get_bind().dispose()
+
+
+# --- the hub pod's services listen where the proxy pod can reach them ---------------------------
+
+def _listening(port: int) -> set[str]:
+    """Local addresses (dotted IPv4) with a listening TCP socket on ``port`` (/proc/net/tcp)."""
+    import socket
+    import struct
+
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        addr, hexport = local.split(":")
+        if state == "0A" and int(hexport, 16) == port:
+            found.add(socket.inet_ntoa(struct.pack("<I", int(addr, 16))))
+    return found
+
+
+def _records_service_binds(tmp_path, bind: str | None) -> set[str]:
+    import os
+    import subprocess
+    import time
+
+    from hub_config.services import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("XUEFA_SERVICE_BIND", "XUEFA_RECORDS_DB_URL")}
+    env.update(XUEFA_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(Path(__file__).parents[2]),
+               JUPYTERHUB_SERVICE_URL=f"http://hub:{port}",  # what apply_k8s publishes
+               JUPYTERHUB_SERVICE_PREFIX="/services/records/")
+    if bind:
+        env["XUEFA_SERVICE_BIND"] = bind
+    proc = subprocess.Popen([sys.executable, "-m", "hub_config.records_service"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (addrs := _listening(port)):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "records service did not listen"
+            time.sleep(0.1)
+        return addrs
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_values_make_hub_services_listen_beyond_loopback(values):
+    assert values["hub"]["extraEnv"]["XUEFA_SERVICE_BIND"] == "0.0.0.0"
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_records_service_binds_all_interfaces_only_when_told(tmp_path):
+    """A real records service: loopback by default (one machine), every interface with the
+    hub's ``XUEFA_SERVICE_BIND=0.0.0.0`` (the hub pod, reached by the proxy pod)."""
+    assert _records_service_binds(tmp_path, None) == {"127.0.0.1"}
+    assert _records_service_binds(tmp_path, "0.0.0.0") == {"0.0.0.0"}
+
+
+def test_hub_passes_the_bind_address_to_its_web_services(tmp_path, monkeypatch):
+    """On the hub pod ``hub.extraEnv`` sets the variable for the hub; the hub does not pass its
+    environment on, so the services' entries must carry it, and Voila must use it."""
+    from grading.datadir import DataDir
+    from hub_config import dashboards_service, services
+
+    monkeypatch.setenv("XUEFA_SERVICE_BIND", "0.0.0.0")
+    monkeypatch.setenv("XUEFA_DISABLE_SERVICES", "idle-culler,grading,formgrader")
+    specs, _ = services.services(DataDir(tmp_path / "data"), None)
+    by_name = {s["name"]: s for s in specs}
+    for name in ("records", "dashboards"):
+        if name in by_name:
+            assert by_name[name]["environment"]["XUEFA_SERVICE_BIND"] == "0.0.0.0", name
+    argv = dashboards_service.DashboardsService().voila_argv(tmp_path, hub=True)
+    assert "--Voila.ip=0.0.0.0" in argv
+    monkeypatch.delenv("XUEFA_SERVICE_BIND")
+    assert "--Voila.ip=127.0.0.1" in dashboards_service.DashboardsService().voila_argv(tmp_path)
