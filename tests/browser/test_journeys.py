@@ -8,9 +8,10 @@ shows the module's new status.
 Administrator: ``xuefa roster import`` reaches the running hub → the overview dashboard counts
 the learner above → 生成 Excel 报表 downloads a workbook naming them.
 
-Trainer (partial): JupyterLab in Chinese, ``xuefa course validate`` / ``publish``. Grading an
-essay in formgrader is not tested: the trainer's server has no nbgrader course configuration
-(formgrader shows the default exchange /usr/local/share/nbgrader/exchange and no assignments).
+Trainer: JupyterLab in Chinese, ``xuefa course validate`` / ``publish``; a 干部 learner submits
+the 述法 assessment with a written report → the trainer follows 批改作业 on the hub home into the
+course's formgrader (hub service ``formgrader-shufa``) and scores the report → the learner's
+查看成绩 and 我的学习 show the final grade once the grading service synced it.
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ def test_administrator(platform, browser, shot, tmp_path):
     assert "钱新" in cells, "the person imported just now is not in the export"
 
 
-# --- trainer (partial: see the module doc) ---------------------------------------------------
+# --- trainer: JupyterLab, validate, publish -------------------------------------------------
 
 def xuefa_cli(platform, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, XUEFA_DATA_DIR=str(platform.datadir.root))
@@ -259,3 +260,160 @@ def test_trainer_lab_validate_publish(platform, browser, shot):
     assert validated.returncode == 0 and "✔ shufa" in validated.stdout, validated.stdout + validated.stderr
     published = xuefa_cli(platform, "course", "publish", "shufa", "--data-dir", str(platform.datadir.root))
     assert published.returncode == 0 and "已发布" in published.stdout, published.stdout + published.stderr
+
+
+# --- trainer: grading a 述法 report in formgrader ---------------------------------------------
+
+ESSAY_LEARNER = "ganbu2"  # 干部 (述法 is elective for 干部 only); no other journey uses them
+ESSAY_COURSE = "shufa"
+ESSAY_SERVICE = f"formgrader-{ESSAY_COURSE}"
+# options are shuffled per learner: found by their text. 3 single choices + 3 判断题 right
+SHUFA_CLICKS = ["党政主要负责人", "行政机关相应的工作人员", "五"]
+SHUFA_TRUE_FALSE = [(0, "正确"), (1, "错误"), (2, "正确")]  # q06, q07, q08 in page order
+ESSAY_TEXT = ("本人认真学习宪法和行政诉讼法，年内主持召开法治建设专题会议四次；"
+              "重大行政决策均经合法性审查和集体讨论决定；负责人出庭应诉三件，败诉案件已整改。")
+ESSAY_POINTS = 32  # of 40: 36 objective + 32 = 68 / 100, above the pass mark of 60
+
+
+def login(page, url: str, username: str, shot, prefix: str) -> None:
+    """Log in whether or not this person already changed the initial password (the tests of this
+    module share one platform and may run alone with -k)."""
+    page.goto(f"{url}/hub/login")
+    page.fill("#username_input", username)
+    page.fill("#password_input", NEW_PASSWORD)
+    page.click("#login_submit")
+    page.wait_for_load_state()
+    if "/hub/login" in page.url and not page.get_by_text("修改初始密码").count():
+        login_first_time(page, url, username, shot, prefix)
+
+
+def learner_submits_essay(page, url: str, shot) -> None:
+    """The 干部 learner starts 述法, answers six objective questions and writes the report, 提交."""
+    login_first_time(page, url, ESSAY_LEARNER, shot, "trainer-learner")
+    page.get_by_text("我的学习").first.wait_for(timeout=PAGE_TIMEOUT)
+    wait_voila(page)
+    card = page.locator(".xf-module", has_text="领导干部述法")
+    card.get_by_role("button", name="开始学习").click()
+    card.get_by_text("已准备好").wait_for(timeout=PAGE_TIMEOUT)
+
+    page.goto(f"{url}/user/{ESSAY_LEARNER}/voila/render/{ESSAY_COURSE}/module/assessment.ipynb")
+    wait_voila(page)
+    page.get_by_role("button", name="提交").wait_for(timeout=PAGE_TIMEOUT)
+    no_code_visible(page)
+    for text in SHUFA_CLICKS:
+        page.get_by_text(re.compile(r"^[A-D]\. " + re.escape(text) + "$")).click()
+    for i, label in SHUFA_TRUE_FALSE:
+        page.get_by_label(label, exact=True).nth(i).click()
+    essay = page.get_by_placeholder("请在此作答")
+    essay.fill(ESSAY_TEXT)
+    page.wait_for_timeout(2000)  # answers are saved by the kernel on change
+    page.get_by_role("button", name="提交").click()
+    page.get_by_text("已提交").first.wait_for(timeout=PAGE_TIMEOUT)
+    page.get_by_text("简答题由讲师评阅").first.wait_for()
+    # objective part graded at once; the report waits for the trainer
+    waiting = page.get_by_text(re.compile(r"简答题待讲师评阅"))
+    waiting.first.wait_for(timeout=PAGE_TIMEOUT)
+    page.get_by_text(re.compile(r"第 1 次提交：36 / 100 分")).first.wait_for()
+    waiting.first.scroll_into_view_if_needed()
+    shot(page, "trainer-learner-03-essay-submitted")
+
+
+def trainer_grades_essay(page, url: str, shot) -> None:
+    """From the hub home's 批改作业 link into formgrader: the learner's report gets a score."""
+    import time
+
+    login(page, url, "trainer1", shot, "trainer")
+    page.goto(f"{url}/hub/home")
+    link = page.locator("#xf-grading a", has_text="领导干部述法")
+    link.wait_for()
+    shot(page, "trainer-04-hub-home-grading-link")
+    with page.context.expect_page() as popup:
+        link.click()  # formgrader opens in a tab of its own (it refuses to be framed)
+    fg = popup.value
+    fg.set_default_timeout(60_000)
+    fg.wait_for_url(re.compile(r"/formgrader/manage_assignments"), timeout=PAGE_TIMEOUT)
+    fg.get_by_text("module").first.wait_for(timeout=PAGE_TIMEOUT)
+    shot(fg, "trainer-04-formgrader-assignments")
+
+    base = f"{url}/services/{ESSAY_SERVICE}/formgrader"
+    # the submission appears once the grading service has autograded it
+    deadline = time.monotonic() + 180
+    sub_id = None
+    while sub_id is None:
+        r = fg.request.get(f"{base}/api/submitted_notebooks/module/assessment")
+        assert r.ok, r.text()[:500]
+        sub_id = next((s["id"] for s in r.json() if s["student"] == ESSAY_LEARNER), None)
+        assert sub_id or time.monotonic() < deadline, f"no autograded submission: {r.text()[:500]}"
+        if sub_id is None:
+            time.sleep(3)
+    fg.goto(f"{base}/gradebook/module/assessment")
+    fg.get_by_text("Submission #1").first.wait_for(timeout=PAGE_TIMEOUT)
+    shot(fg, "trainer-05-formgrader-submissions")
+
+    fg.goto(f"{base}/submissions/{sub_id}/")
+    fg.get_by_text(ESSAY_TEXT[:12]).first.wait_for(timeout=PAGE_TIMEOUT)  # the report as written
+    score = fg.locator("input.score#q11")
+    score.scroll_into_view_if_needed()
+    score.fill(str(ESSAY_POINTS))
+    score.press("Tab")  # formgrader saves on change
+    fg.locator("#q11-comment").fill("事例具体，程序完整；问题查找部分可再具体些。")
+    fg.locator("#q11-comment").press("Tab")
+    # saved: formgrader no longer flags the cell as needing a manual grade
+    fg.wait_for_function("() => !document.querySelector('input.score#q11')"
+                         ".classList.contains('needs_manual_grade')", timeout=30_000)
+    shot(fg, "trainer-06-formgrader-essay-graded")
+    # the gradebook holds the trainer's score: nothing is left to grade by hand
+    deadline = time.monotonic() + 60
+    while True:
+        r = fg.request.get(f"{base}/api/submitted_notebooks/module/assessment")
+        row = next(s for s in r.json() if s["student"] == ESSAY_LEARNER)
+        if not row["needs_manual_grade"]:
+            break
+        assert time.monotonic() < deadline, row
+        time.sleep(2)
+    assert row["score"] == 36 + ESSAY_POINTS, row
+
+
+def learner_sees_grade(page, url: str, shot) -> None:
+    """查看成绩 shows the final score once the grading service synced the trainer's grade
+    (every ``manual_sync_interval``, 30 s by default), then 我的学习 shows 已合格."""
+    import time
+
+    page.goto(f"{url}/user/{ESSAY_LEARNER}/voila/render/{ESSAY_COURSE}/module/assessment.ipynb")
+    wait_voila(page)
+    final = page.get_by_text(re.compile(rf"第 1 次提交：{36 + ESSAY_POINTS} / 100 分 · 已通过"))
+    deadline = time.monotonic() + 180
+    while not final.count():
+        assert time.monotonic() < deadline, page.inner_text("body")[-2000:]
+        page.get_by_role("button", name="查看成绩").click()
+        page.wait_for_timeout(5000)
+    reviewed = page.get_by_text("简答题已由讲师评阅").first
+    reviewed.wait_for()
+    reviewed.scroll_into_view_if_needed()  # score line and the trainer's verdict on screen
+    shot(page, "trainer-07-learner-sees-grade")
+
+    page.goto(f"{url}/user/{ESSAY_LEARNER}/")
+    wait_voila(page)
+    card = page.locator(".xf-module", has_text="领导干部述法")
+    card.get_by_text("已合格").first.wait_for(timeout=PAGE_TIMEOUT)
+    card.get_by_text(f"最高 {36 + ESSAY_POINTS} 分").first.wait_for()
+    card.scroll_into_view_if_needed()
+    shot(page, "trainer-08-learner-my-learning-graded")
+
+
+def test_trainer_grades_essay_in_formgrader(platform, browser, shot):
+    """A 干部 learner submits the 述法 assessment with a report; the trainer opens formgrader
+    from the hub home (批改作业), scores the report; the learner then sees the final grade."""
+    learner = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    trainer = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    try:
+        lpage = learner.new_page()
+        lpage.set_default_timeout(60_000)
+        learner_submits_essay(lpage, platform.url, shot)
+        tpage = trainer.new_page()
+        tpage.set_default_timeout(60_000)
+        trainer_grades_essay(tpage, platform.url, shot)
+        learner_sees_grade(lpage, platform.url, shot)
+    finally:
+        trainer.close()
+        learner.close()
