@@ -71,7 +71,7 @@ class DataDir:
         return self.courses / course_id
 
     def gradebook_url(self, course_id: str) -> str:
-        tmpl = os.environ.get("XUEFA_GRADEBOOK_DB_URL")  # e.g. postgresql://.../gradebook_{course}
+        tmpl = os.environ.get("XUEFA_GRADEBOOK_DB_URL")  # e.g. postgresql+psycopg://.../gradebook_{course}
         if tmpl:
             return tmpl.format(course=course_id)
         return f"sqlite:///{self.course_root(course_id) / 'gradebook.sqlite'}"

@@ -282,3 +282,17 @@ def test_hub_passes_the_bind_address_to_its_web_services(tmp_path, monkeypatch):
     assert "--Voila.ip=0.0.0.0" in argv
     monkeypatch.delenv("XUEFA_SERVICE_BIND")
     assert "--Voila.ip=127.0.0.1" in dashboards_service.DashboardsService().voila_argv(tmp_path)
+
+
+def test_database_url_examples_name_psycopg3():
+    """Every PostgreSQL URL an operator copies from the runbook, the values or the data-dir docs
+    names psycopg 3 (what xuefa installs): SQLAlchemy before 2.1 reads a bare ``postgresql://``
+    as psycopg2, and nbgrader passes the gradebook URL to SQLAlchemy unchanged."""
+    import re
+
+    root = Path(__file__).parents[2]
+    for path in (K8S / "README.md", K8S / "values.yaml", root / "grading" / "datadir.py"):
+        text = path.read_text(encoding="utf-8")
+        urls = re.findall(r"postgres(?:ql)?(?:\+\w+)?://", text)
+        assert urls, path
+        assert set(urls) == {"postgresql+psycopg://"}, (path, set(urls))
