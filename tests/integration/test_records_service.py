@@ -1,146 +1,71 @@
-"""The records service behind a real JupyterHub, over real HTTP through the proxy:
+"""The records service on the real platform (``xuefa up``), over real HTTP through the proxy:
 a learner's token records that learner's event (the username comes from the hub, not the
 body), requests without a token or without access to the service are refused, a learner
 reads only their own results, and rows land in the records DB.
 
-Uses the hub helper's ``hub`` fixture shape when it lands; until then this file starts a
-minimal hub of its own (DummyAuthenticator, the records service as a managed service).
-"""
+Learners' tokens are the ones they make for themselves after logging in through the real
+form (the ``xuefa-cli`` admin token has no ``tokens`` scope, by design)."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+import requests
+from sqlalchemy import select, update
 
-from grading import migrate
-from grading.datadir import DataDir
 from grading.db import session_scope
-from grading.models import Audience, Learner, LearningEvent, Result, Role, Unit
-from tests.conftest import free_port
+from grading.models import Learner, LearningEvent, Result
 
 pytestmark = pytest.mark.integration
 
-ADMIN_TOKEN = uuid.uuid4().hex
-VENV_BIN = Path(sys.executable).parent
+RECORDS = "access:services!service=records"
+SCORES = {"learner1": 90.0, "learner2": 40.0}
 
 
-def http(method, url, token=None, body=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"token {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, raw.decode(errors="replace")
-    except OSError:  # not listening yet
-        return 0, None
+@pytest.fixture(scope="module")
+def hub_env():
+    # only the records service is under test; the others cost CPU at start-up, and a
+    # formgrader slow to answer under load makes the hub give up starting
+    return {"XUEFA_DISABLE_SERVICES": "dashboards,grading,formgrader,idle-culler"}
 
 
-def seed(url: str) -> None:
+@pytest.fixture(scope="module")
+def records(hub):
+    """The platform with one graded attempt per learner in :data:`SCORES`, once the records
+    service answers through the proxy."""
+    url = hub.datadir.records_db_url
     with session_scope(url) as s:
-        unit = Unit(path="海安市", name="海安市", level=0)
-        s.add(unit)
-        s.flush()
-        for name in ("ganbu1", "zhengfa1"):
-            s.add(Learner(username=name, name=name, unit_id=unit.id, audience=Audience.cadre,
-                          role=Role.learner))
-        s.flush()
-        ids = {l.username: l.id for l in s.scalars(select(Learner))}
-        for name, score in (("ganbu1", 90.0), ("zhengfa1", 40.0)):
+        ids = dict(s.execute(select(Learner.username, Learner.id)
+                             .where(Learner.username.in_(SCORES))).all())
+        for name, score in SCORES.items():
             s.add(Result(learner_id=ids[name], course_id="demo", assignment="module", attempt=1,
                          score=score, max_score=100, passed=score >= 60,
                          details=[{"id": "q1", "correct": score >= 60}],
                          submitted_at=datetime(2026, 11, 1)))
+    deadline = time.monotonic() + 60
+    while requests.get(f"{hub.url}/services/records/", timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, \
+            f"records service not reachable:\n{hub.log_text()[-3000:]}"
+        time.sleep(0.5)
+    return hub
 
 
-@pytest.fixture
-def records_hub(tmp_path):
-    if not (VENV_BIN / "configurable-http-proxy").exists() and not shutil.which(
-            "configurable-http-proxy"):
-        pytest.skip("configurable-http-proxy missing: run python3 -m hub_config.installer setup")
-    data = DataDir(tmp_path / "data").ensure()
-    migrate.upgrade(data.records_db_url)
-    seed(data.records_db_url)
-    port, hub_port, svc_port, api_port = free_port(), free_port(), free_port(), free_port()
-    cfg = tmp_path / "jupyterhub_config.py"
-    cfg.write_text(f"""
-c = get_config()
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.JupyterHub.db_url = "sqlite:///{tmp_path / 'hub.sqlite'}"
-c.JupyterHub.cookie_secret_file = "{tmp_path / 'cookie_secret'}"
-c.JupyterHub.pid_file = "{tmp_path / 'hub.pid'}"
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allow_all = True
-c.JupyterHub.cleanup_servers = True
-c.JupyterHub.services = [
-    {{"name": "records", "url": "http://127.0.0.1:{svc_port}",
-      "command": [{sys.executable!r}, "-m", "hub_config.records_service"],
-      "environment": {{"XUEFA_DATA_DIR": {str(data.root)!r}}}}},
-    {{"name": "test-admin", "api_token": "{ADMIN_TOKEN}"}},
-]
-c.JupyterHub.load_roles = [
-    {{"name": "test-admin", "scopes": ["admin:users", "tokens"], "services": ["test-admin"]}},
-    {{"name": "user", "scopes": ["self", "access:services!service=records"]}},
-]
-""")
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    log = open(tmp_path / "hub.log", "wb")
-    proc = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(cfg)], cwd=tmp_path,
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail("hub exited:\n" + (tmp_path / "hub.log").read_text()[-3000:])
-            status, _ = http("GET", f"{base}/services/records/")
-            if status == 200:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail("records service not reachable:\n" + (tmp_path / "hub.log").read_text()[-3000:])
-        yield {"url": base, "records_url": data.records_db_url, "log": tmp_path / "hub.log"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+def user_token(hub, username: str, scopes: list[str] | None = None) -> str:
+    """A token the person makes for themself (logged in through the real form)."""
+    session = hub.login(username)
+    xsrf = next(c.value for c in session.cookies if c.name == "_xsrf" and c.path.startswith("/hub"))
+    body = {"note": "test", "expires_in": 3600} | ({"scopes": scopes} if scopes is not None else {})
+    r = session.post(f"{hub.url}/hub/api/users/{username}/tokens", json=body,
+                     headers={"X-XSRFToken": xsrf}, timeout=30)
+    assert r.status_code in (200, 201), r.text
+    return r.json()["token"]
 
 
-def user_token(base: str, name: str, scopes=None) -> str:
-    status, _ = http("POST", f"{base}/hub/api/users/{name}", ADMIN_TOKEN)
-    assert status in (201, 409)
-    body = {"note": "test"} | ({"scopes": scopes} if scopes is not None else {})
-    status, tok = http("POST", f"{base}/hub/api/users/{name}/tokens", ADMIN_TOKEN, body)
-    assert status == 201, tok
-    return tok["token"]
+def call(method: str, url: str, token: str | None = None, body=None) -> requests.Response:
+    headers = {"Authorization": f"token {token}"} if token else {}
+    return requests.request(method, url, headers=headers, json=body, timeout=60)
 
 
 def events_of(url: str) -> list[tuple[str, str, str]]:
@@ -150,54 +75,58 @@ def events_of(url: str) -> list[tuple[str, str, str]]:
         return [tuple(r) for r in rows]
 
 
-def test_learner_records_own_events_only(records_hub):
-    base, db = records_hub["url"], records_hub["records_url"]
-    api = f"{base}/services/records/api/events"
-    ganbu = user_token(base, "ganbu1", ["access:services!service=records"])
+def test_learner_records_own_events_only(records):
+    hub, db = records, records.datadir.records_db_url
+    api = f"{hub.url}/services/records/api/events"
+    learner1 = user_token(hub, "learner1", [RECORDS])
     event = {"client_id": "c-1", "kind": "section_read", "course_id": "demo",
              "lesson": "lesson1", "item": "一", "correct": None, "payload": {"seconds": 99},
-             "username": "zhengfa1", "learner_id": 2}  # spoofing fields are ignored
+             "username": "learner2", "learner_id": 2}  # spoofing fields are ignored
 
-    status, body = http("POST", api, ganbu, event)
-    assert status == 201, body
-    assert events_of(db) == [("ganbu1", "section_read", "c-1")]
+    r = call("POST", api, learner1, event)
+    assert r.status_code == 201, r.text
+    assert events_of(db) == [("learner1", "section_read", "c-1")]
     with session_scope(db) as s:
         row = s.scalar(select(LearningEvent))
         assert row.payload == {}  # no time-on-page evidence is stored
 
     # a retried post is recorded once
-    status, body = http("POST", api, ganbu, event)
-    assert status == 200 and body["created"] is False
+    r = call("POST", api, learner1, event)
+    assert r.status_code == 200 and r.json()["created"] is False
     assert len(events_of(db)) == 1
 
     # refused: no token, a bad token, a token without access to the service
-    assert http("POST", api, None, {**event, "client_id": "c-2"})[0] == 403
-    assert http("POST", api, "not-a-token", {**event, "client_id": "c-3"})[0] == 403
-    narrow = user_token(base, "ganbu1", ["read:users:name!user=ganbu1"])
-    assert http("POST", api, narrow, {**event, "client_id": "c-4"})[0] == 403
-    # a hub user who is not on the roster
-    stranger = user_token(base, "stranger", ["access:services!service=records"])
-    assert http("POST", api, stranger, {**event, "client_id": "c-5"})[0] == 403
+    assert call("POST", api, None, {**event, "client_id": "c-2"}).status_code == 403
+    assert call("POST", api, "not-a-token", {**event, "client_id": "c-3"}).status_code == 403
+    narrow = user_token(hub, "learner1", ["read:users:name!user=learner1"])
+    assert call("POST", api, narrow, {**event, "client_id": "c-4"}).status_code == 403
+    # a hub user who is not on the roster: spare1's hub account and token outlive their
+    # roster entry (renamed away in the records DB)
+    stranger = user_token(hub, "spare1", [RECORDS])
+    with session_scope(db) as s:
+        s.execute(update(Learner).where(Learner.username == "spare1")
+                  .values(username="spare1_gone"))
+    assert call("POST", api, stranger, {**event, "client_id": "c-5"}).status_code == 403
     # malformed events are refused with a reason
-    status, body = http("POST", api, ganbu, {"client_id": "c-6", "kind": "time_on_page"})
-    assert status == 400 and "未知的事件类型" in body["error"]
-    assert events_of(db) == [("ganbu1", "section_read", "c-1")]
+    r = call("POST", api, learner1, {"client_id": "c-6", "kind": "time_on_page"})
+    assert r.status_code == 400 and "未知的事件类型" in r.json()["error"]
+    assert events_of(db) == [("learner1", "section_read", "c-1")]
 
     # another learner's token records under that learner
-    zheng = user_token(base, "zhengfa1", ["access:services!service=records"])
-    assert http("POST", api, zheng, {**event, "client_id": "c-1"})[0] == 201
-    assert sorted(events_of(db)) == [("ganbu1", "section_read", "c-1"),
-                                     ("zhengfa1", "section_read", "c-1")]
+    learner2 = user_token(hub, "learner2", [RECORDS])
+    assert call("POST", api, learner2, {**event, "client_id": "c-1"}).status_code == 201
+    assert sorted(events_of(db)) == [("learner1", "section_read", "c-1"),
+                                     ("learner2", "section_read", "c-1")]
 
 
-def test_learner_reads_own_results_only(records_hub):
-    base = records_hub["url"]
-    api = f"{base}/services/records/api/results?course=demo&assignment=module"
-    ganbu = user_token(base, "ganbu1", ["access:services!service=records"])
-    status, body = http("GET", api, ganbu)
-    assert status == 200
-    assert [r["score"] for r in body["results"]] == [90.0]
-    assert http("GET", api + "&user=zhengfa1", ganbu)[1]["results"][0]["score"] == 90.0
-    assert http("GET", api, None)[0] == 403
-    status, _ = http("GET", f"{base}/services/records/api/me/learning", ganbu)
-    assert status in (200, 404)
+def test_learner_reads_own_results_only(records):
+    hub = records
+    api = f"{hub.url}/services/records/api/results?course=demo&assignment=module"
+    learner1 = user_token(hub, "learner1", [RECORDS])
+    r = call("GET", api, learner1)
+    assert r.status_code == 200, r.text
+    assert [x["score"] for x in r.json()["results"]] == [90.0]
+    assert call("GET", api + "&user=learner2", learner1).json()["results"][0]["score"] == 90.0
+    assert call("GET", api, None).status_code == 403
+    me = call("GET", f"{hub.url}/services/records/api/me/learning", learner1)
+    assert me.status_code in (200, 404)
