@@ -109,7 +109,9 @@ def header_html(data: dict) -> str:
     total = data.get("required_total", 0)
     left = camp.get("days_left", 0)
     deadline = f"截止 {camp['deadline']}" + (f"，还剩 <b>{left}</b> 天" if camp.get("running") else "")
-    state = "🎉 必修课程已全部合格" if data.get("complete") else f"必修课程已合格 <b>{done}</b>/{total} 门"
+    # no emoji: office PCs and the server's Chromium have no colour-emoji font (a blank box)
+    state = ("<b style='color:#080'>✔ 必修课程已全部合格</b>" if data.get("complete")
+             else f"必修课程已合格 <b>{done}</b>/{total} 门")
     return (f"<h2 style='margin:4px 0'>我的学习 · {_e(camp['name'])}</h2>"
             f"<div style='white-space:normal'>{name}（{_e(data.get('audience_label', ''))}），您好！"
             f"{deadline}。<br>{state}；已获学时 <b>{data.get('credited_hours', 0):g}</b>。"
