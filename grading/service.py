@@ -15,6 +15,7 @@ score, message and released feedback are updated.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing as mp
 import os
@@ -36,7 +37,11 @@ from grading.results import OUTCOME_MESSAGES, Graded, add_result
 log = logging.getLogger("grading.service")
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _parse_inbound(name: str) -> tuple[str, str, datetime] | None:
+    # cached: every scan re-reads the whole inbound dir, which only grows during a learning
+    # month, and dateutil parsing of every name every poll_interval cost each service a large
+    # share of a core at a few hundred submissions (a name's meaning never changes)
     from nbgrader.utils import parse_utc
 
     parts = name.rsplit("+", 3)

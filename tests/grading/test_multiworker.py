@@ -11,6 +11,7 @@ nbgrader scoring itself is tested by the grading service's own tests.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from grading import jobs
+from grading import jobs, migrate
 from grading.db import session_scope
 from grading.models import (
     Assessment, Audience, Course, GradingJob, Learner, Result, Role, Unit,
@@ -176,3 +177,104 @@ def _running_of_dead(url: str, pid: int) -> bool:
     with session_scope(url) as s:
         return bool(s.scalar(select(func.count()).select_from(GradingJob).where(
             GradingJob.state == "running", GradingJob.worker.like(f"%:{pid}:%"))))
+
+
+# --- real nbgrader: three grading services, as on three hosts ----------------------------------
+
+REAL_SUBMISSIONS, SERVICES = 300, 3
+GRADED_LINE = re.compile(r"graded job (\d+) \(")
+QUEUED_LINE = re.compile(r"queued (\S+)/(\S+) by (\S+) at ")
+
+
+@pytest.fixture
+def shared_pg_datadir(datadir, pg_cluster, pg_url, monkeypatch):
+    """One data dir (the shared volume) whose records DB and gradebook are real PostgreSQL
+    databases: what several grading hosts share; a SQLite file cannot be shared across hosts."""
+    gradebook = pg_cluster.create_database("gb")
+    monkeypatch.setenv("XUEFA_RECORDS_DB_URL", pg_url)
+    monkeypatch.setenv("XUEFA_GRADEBOOK_DB_URL", gradebook)
+    assert datadir.records_db_url == pg_url and datadir.gradebook_url("any") == gradebook
+    migrate.upgrade(pg_url)
+    yield datadir
+    pg_cluster.drop_database(gradebook)
+
+
+@pytest.mark.slow
+def test_three_grading_services_grade_300_real_submissions_exactly_once(shared_pg_datadir):
+    """Three ``python -m grading.service --workers 1`` processes on one exchange and one
+    PostgreSQL: all three scan the same inbound dir and enqueue concurrently, then share the
+    queue; every real nbgrader submission is queued once, claimed once and graded once."""
+    from grading.bench import (
+        Service, build_course, expected_score, learner_copy, submit, write_answers,
+    )
+
+    dd = shared_pg_datadir
+    url = dd.records_db_url
+    course = "duoji"
+    users = [f"d{i:03d}" for i in range(REAL_SUBMISSIONS)]
+    kinds = {u: ("correct", "partial", "empty")[i % 3] for i, u in enumerate(users)}
+
+    def submit_all(batch):
+        for u in batch:
+            d = learner_copy(dd, course, u)
+            write_answers(d, kinds[u], n_questions=1)
+            submit(dd, course, u, d)
+
+    t0 = time.monotonic()
+    services = [Service(dd, "--workers=1", log=dd.logs / f"grading-{n}.log") for n in range(SERVICES)]
+    try:
+        # the services are up before the course is published, as on a running platform
+        for svc in services:
+            svc.start()
+        build_course(dd, course, n_questions=1, learners=users)  # one cell: the queue is under test
+        # a backlog is waiting when the services first see the course (all three race to
+        # enqueue it), the rest arrives while they grade (three scanners see each one)
+        half = REAL_SUBMISSIONS // 2
+        submit_all(users[:half])
+        published = time.monotonic() - t0
+        submit_all(users[half:])
+        deadline = time.monotonic() + 600
+        while (c := jobs.counts(url)).get("done", 0) + c.get("failed", 0) < REAL_SUBMISSIONS:
+            assert all(s.proc.poll() is None for s in services), "a grading service exited"
+            assert time.monotonic() < deadline, f"not graded in time: {c}"
+            time.sleep(0.5)
+        total_s = time.monotonic() - t0
+    finally:
+        for svc in services:
+            svc.stop()
+
+    with session_scope(url) as s:
+        job_rows = s.execute(select(GradingJob.id, GradingJob.username, GradingJob.state,
+                                    GradingJob.tries, GradingJob.worker)).all()
+        results = s.execute(select(Result.job_id, Result.score, Result.outcome, Learner.username)
+                            .join(Learner)).all()
+    # one job per submission, done, claimed exactly once (claim() counts tries)
+    assert sorted(j.username for j in job_rows) == users
+    assert Counter(j.state for j in job_rows) == {"done": REAL_SUBMISSIONS}
+    assert {j.tries for j in job_rows} == {1}
+    # one Result per job, with nbgrader's score for what the learner answered
+    assert len(results) == REAL_SUBMISSIONS
+    assert {r.job_id for r in results} == {j.id for j in job_rows}
+    assert {r.username: r.score for r in results} == {
+        u: expected_score(kinds[u], n_questions=1) for u in users}
+    assert {r.outcome for r in results} == {"ok"}
+
+    # each service's own log: what it enqueued and graded; together every job exactly once
+    worker_of = {j.id: j.worker for j in job_rows}
+    graded, queued = [], []
+    for svc in services:
+        text = svc.log.read_text(encoding="utf-8", errors="replace")
+        graded.append([int(m) for m in GRADED_LINE.findall(text)])
+        queued.append(QUEUED_LINE.findall(text))
+    all_graded = Counter(i for ids in graded for i in ids)
+    assert set(all_graded) == set(worker_of) and max(all_graded.values()) == 1
+    assert sum(len(q) for q in queued) == REAL_SUBMISSIONS  # an enqueue race has one winner
+    per_service = [len(ids) for ids in graded]
+    assert all(n > 0 for n in per_service), per_service  # all three hosts took part
+    # a service's jobs carry its own worker's id, and no worker id belongs to two services
+    owners = [{worker_of[i] for i in ids} for ids in graded]
+    assert all(len(o) == 1 for o in owners) and len(set().union(*owners)) == SERVICES, owners
+    print(f"\nmultiworker real nbgrader on postgresql: {REAL_SUBMISSIONS} submissions, "
+          f"{SERVICES} services: graded per service {per_service}, enqueued per service "
+          f"{[len(q) for q in queued]}; course published + {half} submitted after {published:.1f}s, "
+          f"all graded after {total_s:.1f}s")
