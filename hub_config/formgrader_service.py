@@ -39,6 +39,7 @@ from grading.datadir import DataDir
 MODULE = "hub_config.formgrader_service"  # not __name__: that is "__main__" under -m
 PREFIX = "formgrader-"
 TRAINER_GROUP = "role-trainer"
+SERVICE_TIMEOUT = 180
 FORMGRADER_EXTENSION = "nbgrader.server_extensions.formgrader"
 # every other server extension installed in the venv is switched off explicitly: the
 # config.d files enable them for learners' and trainers' own servers
@@ -83,6 +84,9 @@ def service_spec(datadir: DataDir, course_id: str, port: int, title: str | None 
         "command": [sys.executable, "-m", MODULE, course_id],
         "environment": {"XUEFA_DATA_DIR": str(datadir.root)},
         "oauth_no_confirm": True,
+        # the hub exits when a managed service is not up in time (30 s by default): a gradebook
+        # migration plus a Jupyter server start can take longer on a loaded machine
+        "timeout": SERVICE_TIMEOUT,
         "display": True,
         "info": {"title": f"批改作业 · {title or course_id}", "course_id": course_id},
     }

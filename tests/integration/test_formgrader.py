@@ -3,11 +3,14 @@
 Over real HTTP against ``xuefa up``: the hub runs ``formgrader-shufa`` (述法 has a manually
 graded report); after ``xuefa course publish shufa`` the trainer's formgrader lists the course's
 assignment, the hub home page links to it, a learner is refused, and the server is only a
-formgrader (no JupyterLab, no re-rooting with ``?path=``).
+formgrader (no JupyterLab, no re-rooting with ``?path=``). A learner's submission with a report
+is autograded by the grading service, the trainer scores the report through formgrader's own
+grade API, and the learner's result in the records DB becomes final.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -23,8 +26,8 @@ SERVICE = "formgrader-shufa"
 
 @pytest.fixture(scope="module")
 def hub_env():
-    # the dashboards' Voila is not needed here (2 shared cores)
-    return {"XUEFA_DISABLE_SERVICES": "dashboards"}
+    # the dashboards' Voila is not needed here (2 shared cores); trainers' grades synced at once
+    return {"XUEFA_DISABLE_SERVICES": "dashboards", "XUEFA_MANUAL_SYNC_INTERVAL": "2"}
 
 
 def publish(hub, course: str) -> subprocess.CompletedProcess:
@@ -96,3 +99,51 @@ def test_learner_is_refused(hub, published):
     assert api.status_code in (302, 401, 403) or "module" not in api.text, api.text[:300]
     home = learner.get(f"{hub.url}/hub/home", timeout=60)
     assert "批改作业" not in home.text
+
+
+def _wait(pred, timeout: float = 180, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def test_trainer_grade_reaches_the_learner(hub, published):
+    from grading import bench, results
+    from widgets.submit import write_essays
+
+    # what learner1's 提交 does (nbgrader fetch + answers + essay into its cell + nbgrader submit)
+    nb_dir = bench.learner_copy(hub.datadir, "shufa", "learner1")
+    answers = {"q06": True, "q11": "本人带头学习宪法，重大决策均经合法性审查；负责人出庭应诉两件。"}
+    (nb_dir / "assessment.answers.json").write_text(json.dumps(answers, ensure_ascii=False),
+                                                    encoding="utf-8")
+    write_essays(nb_dir / "assessment.ipynb", answers, ["q11"])
+    bench.submit(hub.datadir, "shufa", "learner1", nb_dir)
+    url = hub.datadir.records_db_url
+    row = _wait(lambda: results.effective_result(url, "learner1", "shufa", "module"))
+    assert row.outcome == "needs_manual" and row.score == 6, (row.outcome, row.score, row.message)
+
+    trainer = hub.login("trainer1")
+    base = f"{hub.url}/services/{SERVICE}/formgrader"
+    page = get_ready(trainer, f"{base}/gradebook/module/assessment")
+    assert page.status_code == 200, page.status_code
+    subs = trainer.get(f"{base}/api/submitted_notebooks/module/assessment", timeout=60).json()
+    sub = next(s for s in subs if s["student"] == "learner1")
+    assert sub["needs_manual_grade"], sub
+    grades = trainer.get(f"{base}/api/grades", params={"submission_id": sub["id"]}, timeout=60).json()
+    essay = next(g for g in grades if g["name"] == "q11")
+    xsrf = next(c.value for c in trainer.cookies
+                if c.name == "_xsrf" and c.path.startswith(f"/services/{SERVICE}"))
+    saved = trainer.put(f"{base}/api/grade/{essay['id']}", headers={"X-XSRFToken": xsrf},
+                        data=json.dumps({"manual_score": 30, "extra_credit": None}), timeout=60)
+    assert saved.status_code == 200, (saved.status_code, saved.text[:300])
+    assert json.loads(saved.text)["needs_manual_grade"] is False
+
+    # the grading service's manual sync (every 2 s here) makes the attempt final
+    row = _wait(lambda: (r := results.effective_result(url, "learner1", "shufa", "module"))
+                .outcome == "ok" and r, timeout=120)
+    assert (row.score, row.max_score, row.passed) == (36, 100, False), (row.score, row.max_score)
+    assert "简答题已由讲师评阅" in row.message, row.message
