@@ -89,6 +89,19 @@ def test_trainer_opens_formgrader_of_the_course(hub, published):
     refused = trainer.get(f"{hub.url}/services/{SERVICE}/formgrader", params={"path": "/tmp"},
                           timeout=60, allow_redirects=False)
     assert refused.status_code == 403, refused.status_code
+    # it runs as root (the gradebook is shared with the root grading workers): no kernels, no
+    # terminals, no writing files (an nbgrader_config.py is code) through the Jupyter APIs
+    xsrf = {"X-XSRFToken": next(c.value for c in trainer.cookies
+                                if c.name == "_xsrf" and c.path.startswith(f"/services/{SERVICE}"))}
+    api = f"{hub.url}/services/{SERVICE}/api"
+    kernel = trainer.post(f"{api}/kernels", headers=xsrf, data="{}", timeout=60)
+    assert kernel.status_code == 403, (kernel.status_code, kernel.text[:300])
+    assert trainer.get(f"{api}/terminals", timeout=60).status_code == 404
+    write = trainer.put(f"{api}/contents/nbgrader_config.py", headers=xsrf, timeout=60,
+                        data=json.dumps({"type": "file", "format": "text", "content": "import os"}))
+    assert write.status_code == 403, (write.status_code, write.text[:300])
+    cfg = hub.datadir.course_root("shufa") / "nbgrader_config.py"
+    assert "import os" not in cfg.read_text(encoding="utf-8")
 
 
 def test_learner_is_refused(hub, published):
