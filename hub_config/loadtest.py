@@ -165,6 +165,55 @@ class MemorySampler(threading.Thread):
         self.join(30)
 
 
+# --- code in a learner's kernel ----------------------------------------------------------------
+
+class HTTPFailure(RuntimeError):
+    def __init__(self, status: int, what: str):
+        super().__init__(f"{what} -> {status}")
+        self.status, self.what = status, what
+
+
+async def run_code(http, server_url: str, headers: dict, code: str) -> tuple[str, str]:
+    """Run ``code`` in a new kernel of the single-user server at ``server_url`` (Jupyter REST
+    + kernel websocket, as a page's kernel runs); returns (stdout, "ename: evalue" or "").
+    The kernel is shut down afterwards."""
+    async with http.post(f"{server_url}/api/kernels", json={"name": "python3"}, headers=headers,
+                         allow_redirects=False) as r:
+        if r.status != 201:
+            raise HTTPFailure(r.status, "POST api/kernels")
+        kid = (await r.json())["id"]
+    try:
+        return await _execute(http, f"{server_url}/api/kernels/{kid}/channels", headers, code)
+    finally:
+        async with http.delete(f"{server_url}/api/kernels/{kid}", headers=headers) as r:
+            pass  # the kernel dies with the server anyway
+
+
+async def _execute(http, url: str, headers: dict, code: str) -> tuple[str, str]:
+    msg_id = uuid.uuid4().hex
+    out, err = "", ""
+    async with http.ws_connect(url.replace("http", "ws", 1), headers=headers, max_msg_size=0) as ws:
+        await ws.send_str(json.dumps({
+            "header": {"msg_id": msg_id, "username": "", "session": uuid.uuid4().hex,
+                       "msg_type": "execute_request", "version": "5.3",
+                       "date": datetime.now(timezone.utc).isoformat()},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+        async for m in ws:
+            msg = json.loads(m.data)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg["header"]["msg_type"]
+            if kind == "stream":
+                out += msg["content"]["text"]
+            elif kind == "error":
+                err = f"{msg['content']['ename']}: {msg['content']['evalue']}"
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                return out, err
+    raise RuntimeError("kernel websocket closed before the code finished")
+
+
 # --- one simulated learner ----------------------------------------------------------------------
 
 class Learner:
@@ -256,19 +305,15 @@ class Learner:
         self.token = json.loads(text)["token"]
 
     async def answer_and_submit(self, http) -> None:
-        auth = {"Authorization": f"token {self.token}"}
-        _, text = await self._req(http, "POST", f"/user/{self.username}/api/kernels", expect=(201,),
-                                  json={"name": "python3"}, headers=auth)
-        kid = json.loads(text)["id"]
+        code = KERNEL_CODE.format(course=self.course, answers=json.dumps(self.answers))
+        self.stats.requests += 3
         try:
-            code = KERNEL_CODE.format(course=self.course, answers=json.dumps(self.answers))
-            out, err = await self._execute(http, kid, code, auth)
-        finally:
-            try:
-                await self._req(http, "DELETE", f"/user/{self.username}/api/kernels/{kid}",
-                                expect=(204,), headers=auth)
-            except Exception as e:  # the kernel dies with the server anyway
-                self.log(f"{self.username}: kernel delete: {e}")
+            out, err = await run_code(http, f"{self.base}/user/{self.username}",
+                                      {"Authorization": f"token {self.token}"}, code)
+        except HTTPFailure as e:
+            if e.status >= 500:
+                self.stats.server_errors.append(f"{e.status} {e.what}")
+            raise
         if err:
             raise RuntimeError(f"kernel error: {err}")
         line = next((ln for ln in out.splitlines() if ln.startswith("XUEFA-LOAD ")), None)
@@ -279,31 +324,6 @@ class Learner:
             raise RuntimeError(f"submit failed: {re.sub('<[^>]+>', '', info['status'])[:200]}")
         self.run.save_s, self.run.submit_s = info["save_s"], info["submit_s"]
         self.run.submitted_at = info["timestamp"]
-
-    async def _execute(self, http, kid: str, code: str, auth: dict) -> tuple[str, str]:
-        url = f"{self.base}/user/{self.username}/api/kernels/{kid}/channels".replace("http", "ws", 1)
-        msg_id = uuid.uuid4().hex
-        out, err = "", ""
-        async with http.ws_connect(url, headers=auth, max_msg_size=0) as ws:
-            await ws.send_str(json.dumps({
-                "header": {"msg_id": msg_id, "username": self.username, "session": uuid.uuid4().hex,
-                           "msg_type": "execute_request", "version": "5.3",
-                           "date": datetime.now(timezone.utc).isoformat()},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"code": code, "silent": False, "store_history": False,
-                            "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-            async for m in ws:
-                msg = json.loads(m.data)
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind = msg["header"]["msg_type"]
-                if kind == "stream":
-                    out += msg["content"]["text"]
-                elif kind == "error":
-                    err = f"{msg['content']['ename']}: {msg['content']['evalue']}"
-                elif kind == "status" and msg["content"]["execution_state"] == "idle":
-                    return out, err
-        raise RuntimeError("kernel websocket closed")
 
     async def wait_score(self, http, timeout: float) -> None:
         t0 = time.monotonic()

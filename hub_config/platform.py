@@ -35,9 +35,9 @@ def ensure_proxy() -> None:
     subprocess.run([sys.executable, "-m", "hub_config.installer", "setup"], cwd=REPO, check=True)
 
 
-def platform_pids(datadir: DataDir) -> list[int]:
-    """Live processes started for this platform: they carry its ``XUEFA_DATA_DIR``."""
-    marker = f"XUEFA_DATA_DIR={datadir.root}".encode()
+def pids_with_env(name: str, value: str) -> list[int]:
+    """Live processes (not this one) whose environment has ``name=value``: root sees all."""
+    marker = f"{name}={value}".encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -50,6 +50,11 @@ def platform_pids(datadir: DataDir) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def platform_pids(datadir: DataDir) -> list[int]:
+    """Processes started for this platform: they carry its ``XUEFA_DATA_DIR``."""
+    return pids_with_env("XUEFA_DATA_DIR", str(datadir.root))
 
 
 @dataclass

@@ -26,18 +26,9 @@ STOP_GRACE = 45  # seconds the hub gets to stop its servers, services and proxy
 
 def processes_of_run(run_id: str) -> list[int]:
     """Pids whose environment carries ``XUEFA_RUN_ID=run_id`` (root sees every process)."""
-    marker = f"{RUN_ID_VAR}={run_id}".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in env.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+    from hub_config.platform import pids_with_env
+
+    return pids_with_env(RUN_ID_VAR, run_id)
 
 
 def stop_run(run_id: str, grace: float = 10.0) -> dict[int, str]:

@@ -5,9 +5,6 @@ the learner's own server fetches the released notebooks into their home through 
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -68,41 +65,17 @@ def test_each_audience_sees_its_modules(platform):
         assert all(m["status"] == "未开始" for m in data["modules"])
 
 
-async def _run_in_kernel(base_ws: str, http_base: str, token: str, code: str) -> tuple[str, list]:
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
+def run_in_kernel(http_base: str, token: str, code: str) -> tuple[str, str]:
+    """``code`` in a new kernel of the learner's own server (REST + websocket, as a page's)."""
+    import aiohttp
 
-    headers = {"Authorization": f"token {token}"}
-    r = requests.post(f"{http_base}/api/kernels", headers=headers, json={"name": "python3"}, timeout=60)
-    assert r.status_code == 201, r.text
-    kid = r.json()["id"]
-    try:
-        ws = await websocket_connect(HTTPRequest(f"{base_ws}/api/kernels/{kid}/channels", headers=headers,
-                                                 connect_timeout=60))
-        msg_id = uuid.uuid4().hex
-        ws.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                       "msg_type": "execute_request", "version": "5.3",
-                       "date": datetime.now(timezone.utc).isoformat()},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-        out, errors = "", []
-        while True:
-            raw = await asyncio.wait_for(ws.read_message(), 120)
-            assert raw is not None, "kernel websocket closed"
-            msg = json.loads(raw)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            t = msg["header"]["msg_type"]
-            if t == "stream":
-                out += msg["content"]["text"]
-            elif t == "error":
-                errors.append(msg["content"])
-            elif t == "status" and msg["content"]["execution_state"] == "idle":
-                return out, errors
-    finally:
-        requests.delete(f"{http_base}/api/kernels/{kid}", headers=headers, timeout=60)
+    from hub_config.loadtest import run_code
+
+    async def go():
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http:
+            return await run_code(http, http_base, {"Authorization": f"token {token}"}, code)
+
+    return asyncio.run(go())
 
 
 def test_start_fetches_module_into_learners_home(platform):
@@ -112,12 +85,11 @@ def test_start_fetches_module_into_learners_home(platform):
     assert status.status_code == 200, status.text[:300]
     token = user_token(hub, "learner1", session)
     http_base = f"{hub.url}/user/learner1"
-    ws_base = http_base.replace("http://", "ws://")
     code = ("from widgets.home import fetch_module, MyLearning\n"
             "print(fetch_module('pingtai_rumen'))\n"
             "page = MyLearning()\n"
             "print('MODULES', sorted(page.cards))\n")
-    out, errors = asyncio.run(_run_in_kernel(ws_base, http_base, token, code))
+    out, errors = run_in_kernel(http_base, token, code)
     assert not errors, errors
     fetched = hub.datadir.home("learner1") / "pingtai_rumen" / "module"
     assert (fetched / "lesson1.ipynb").exists() and (fetched / "assessment.ipynb").exists()
