@@ -18,6 +18,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubAuthenticated
@@ -148,7 +149,14 @@ async def main() -> None:
     server = HTTPServer(svc.make_app(), xheaders=True)
     server.listen(svc.port, svc.ip)
     log.info("records service on %s:%s%s", svc.ip, svc.port, svc.prefix)
-    await asyncio.Event().wait()
+    # the hub stops its services with SIGTERM: a clean exit, not a KeyboardInterrupt traceback
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    log.info("records service stopped")
 
 
 if __name__ == "__main__":
