@@ -100,7 +100,8 @@ def table_html(
     for row in shown.itertuples(index=False):
         out.append("<tr>")
         for c, v in zip(df.columns, row):
-            if v is None or (isinstance(v, float) and pd.isna(v)):
+            # NaT (a 完成时间 column with someone not complete yet) is missing too, not a datetime
+            if v is None or v is pd.NaT or (isinstance(v, float) and pd.isna(v)):
                 text, raw = "", ""
             elif c in rates:
                 text, raw = pct(float(v)), f"{float(v):.6f}"
