@@ -170,7 +170,12 @@ def main(argv: list[str] | None = None) -> None:
     base_url = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/") if hub else "/"
     from voila.app import main as voila_main
 
-    sys.argv = ["voila", *svc.voila_argv(root, base_url=base_url, hub=hub)]
+    # the learners' Voila template (hub_config/share): admins also get Chinese, not Voila's
+    # "Running overview..." and the widget manager's "Loading widget..."
+    share = Path(__file__).resolve().parent / "share"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(share), os.environ.get("JUPYTER_PATH", "")) if p)
+    sys.argv = ["voila", *svc.voila_argv(root, base_url=base_url, hub=hub), "--template=xuefa"]
     voila_main()
 
 
