@@ -109,6 +109,27 @@ def grade_job(datadir: DataDir, job: jobs.JobRef, settings: Settings) -> Graded:
     return Graded(outcome="error", message=OUTCOME_MESSAGES["error"], notes=[last or ""])
 
 
+def _share_gradebook_engines() -> None:
+    """One SQLAlchemy engine per gradebook URL in this worker. nbgrader's Gradebook creates an
+    engine per instance (a dozen per submission), so every statement was compiled anew and, on
+    PostgreSQL, every connection re-initialised the dialect: about a third of a warm job's CPU.
+    ``Gradebook.close()`` still disposes the engine's pooled connections."""
+    import nbgrader.api
+
+    if getattr(nbgrader.api.create_engine, "xuefa_shared", False):
+        return
+    original, engines = nbgrader.api.create_engine, {}
+
+    def create_engine(url, **kwargs):
+        key = (str(url), tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = original(url, **kwargs)
+        return engines[key]
+
+    create_engine.xuefa_shared = True
+    nbgrader.api.create_engine = create_engine
+
+
 def worker_main(root: str, n: int, settings: Settings, log_level: int = logging.INFO) -> None:
     """One long-lived worker: nbgrader already imported, a kernel always booting ahead."""
     from grading.autograde_worker import pool
@@ -120,6 +141,7 @@ def worker_main(root: str, n: int, settings: Settings, log_level: int = logging.
     url = datadir.records_db_url
     get_engine(url).dispose(close=False)  # connections inherited over fork belong to the parent
     me = jobs.worker_id(n)
+    _share_gradebook_engines()
     kp = pool()
     kp.replenish()
     try:
