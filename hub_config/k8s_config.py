@@ -136,13 +136,19 @@ def uid_for(base: int):
 
 def publish_services(c: Config, host: str, ports: dict[str, int]) -> None:
     """Managed services run in the hub pod; the proxy and user pods reach them through the hub's
-    Kubernetes Service (``hub.service.extraPorts``), so each gets a fixed port and that host."""
+    Kubernetes Service (``hub.service.extraPorts``), so each gets a fixed port and that host.
+
+    Only services given a port in ``servicePorts`` are published: any other (a course's
+    formgrader) keeps its loopback URL, because the hub Service does not expose its random port
+    and a Jupyter server binds the host named in its URL (``hub`` is not an address of the hub
+    pod, so it would fail to start and the hub with it)."""
     for service in c.JupyterHub.get("services", []):
         url = service.get("url", "")
-        if not service.get("command") or "://127.0.0.1:" not in url:
+        if (not service.get("command") or "://127.0.0.1:" not in url
+                or service.get("name") not in ports):
             continue
         old = url.rsplit(":", 1)[1].strip("/")
-        new = str(ports.get(service["name"], old))
+        new = str(ports[service["name"]])
         service["url"] = f"http://{host}:{new}"
         service["command"] = [new if arg == old else arg.replace(f"={old}", f"={new}")
                               for arg in service["command"]]

@@ -96,6 +96,9 @@ def chart_config(values, monkeypatch, tmp_path) -> Config:
     monkeypatch.setenv("XUEFA_DISABLE_SERVICES", "")
     for var in ("XUEFA_RECORDS_DB_URL", "XUEFA_GRADEBOOK_DB_URL"):
         monkeypatch.delenv(var, raising=False)
+    for var, value in values["hub"]["extraEnv"].items():
+        if isinstance(value, str) and var.startswith("XUEFA_SERVICE"):
+            monkeypatch.setenv(var, value)  # the hub pod's environment (hub.extraEnv)
     c = Config()
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"  # what the chart sets first
     c.JupyterHub.db_url = values["hub"]["db"]["url"]
@@ -137,6 +140,11 @@ def test_platform_settings_laid_over_the_chart(chart_config, values):
             assert services[name]["environment"]["XUEFA_SERVICE_BIND"] == "0.0.0.0"
     if "dashboards" in services:
         assert str(ports["dashboards"]) in services["dashboards"]["command"]
+    assert any(n.startswith("formgrader-") for n in services) or not services, sorted(services)
+    for name, spec in services.items():
+        if name not in ports and spec.get("command") and spec.get("url"):
+            # e.g. formgrader-<course>: not published, its server binds the host of its URL
+            assert spec["url"].startswith("http://127.0.0.1:"), (name, spec["url"])
 
 
 @pytest.fixture
