@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,10 @@ from grading.db import session_scope
 from grading.models import GradingJob, Result, utcnow
 
 MAX_TRIES = 3  # a submission that kills its worker this often is recorded as an error
+# A job is graded in well under a minute (cells time out after 30 s): a job another host has
+# been "running" for this long belongs to a host that died (a replaced pod never comes back
+# under the same name to recover its own jobs).
+FOREIGN_LEASE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -129,13 +133,14 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def worker_alive(worker: str | None) -> bool:
-    """Whether the process behind a worker id still runs (only knowable on our own host)."""
+def worker_alive(worker: str | None, started_at: datetime | None = None) -> bool:
+    """Whether the process behind a worker id still runs: asked of the kernel on our own host;
+    another host's worker is trusted for :data:`FOREIGN_LEASE` after it started the job."""
     if not worker:
         return False
     host, _, rest = worker.partition(":")
     if host != socket.gethostname():
-        return True  # another machine's worker: its own service recovers it
+        return started_at is None or utcnow() - started_at < FOREIGN_LEASE
     try:
         pid = int(rest.split(":", 1)[0])
     except ValueError:
@@ -149,7 +154,7 @@ def requeue_stale(url: str, *, max_tries: int = MAX_TRIES) -> tuple[int, list[Jo
     requeued, exhausted = 0, []
     with session_scope(url) as s:
         for job in s.scalars(select(GradingJob).filter_by(state="running")):
-            if worker_alive(job.worker):
+            if worker_alive(job.worker, job.started_at):
                 continue
             if job.tries >= max_tries:
                 exhausted.append(_ref(job))

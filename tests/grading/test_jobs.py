@@ -88,6 +88,21 @@ def test_requeue_stale_recovers_dead_workers_only(records_url):
         live.wait()
 
 
+def test_another_hosts_job_is_trusted_for_its_lease_then_requeued(records_url):
+    """On Kubernetes a dead grading pod never returns under its name to recover its jobs."""
+    jobs.enqueue(records_url, "c1", "module", "ann", T0)
+    jobs.enqueue(records_url, "c1", "module", "bob", T0)
+    fresh = jobs.claim(records_url, "grading-7d9f-abcde:41:0")
+    old = jobs.claim(records_url, "grading-7d9f-fghij:41:0")
+    with session_scope(records_url) as s:
+        s.get(GradingJob, old.id).started_at -= jobs.FOREIGN_LEASE + timedelta(seconds=1)
+    requeued, exhausted = jobs.requeue_stale(records_url)
+    assert requeued == 1 and exhausted == []
+    with session_scope(records_url) as s:
+        assert s.get(GradingJob, old.id).state == "queued"
+        assert s.get(GradingJob, fresh.id).state == "running"
+
+
 def test_job_that_keeps_killing_its_worker_is_given_up(records_url):
     jobs.enqueue(records_url, "c1", "module", "ann", T0)
     for _ in range(jobs.MAX_TRIES):
