@@ -96,7 +96,8 @@ def ensure_course(datadir: DataDir, course_id: str, *, students: bool = True) ->
     text = _render(c)
     cfg = root / CONFIG_FILE
     if not cfg.exists() or cfg.read_text(encoding="utf-8") != text:
-        tmp = cfg.with_suffix(".tmp")
+        # per-process name: several grading services may prepare a new course at once
+        tmp = cfg.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(cfg)
     url = datadir.gradebook_url(course_id)
