@@ -33,10 +33,12 @@ STYLE = f"""
 .xf-card .v {{ font-size: 26px; font-weight: 600; }}
 .xf-card .k {{ font-size: 13px; color: #666; }}
 .xf-card .s {{ font-size: 12px; color: #999; }}
+/* wide tables scroll inside their box on a phone instead of widening the page */
+.xf-scroll {{ overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }}
 table.xf-table {{ border-collapse: collapse; font-family: {FONT}; font-size: 13px; }}
 table.xf-table th {{ background: {BRAND}; color: #fff; padding: 6px 10px; cursor: pointer; white-space: nowrap; }}
 table.xf-table td {{ border-bottom: 1px solid #eee; padding: 5px 10px; text-align: right; }}
-table.xf-table td.t {{ text-align: left; }}
+table.xf-table td.t {{ text-align: left; white-space: nowrap; }}
 table.xf-table tr:hover td {{ background: #fff5f5; }}
 .xf-note {{ color: #888; font-size: 12px; }}
 </style>
@@ -94,7 +96,7 @@ def table_html(
     rates, text_cols = set(rates), set(text_cols)
     tid = f"xf-{uuid.uuid4().hex[:8]}"
     shown = df if max_rows is None else df.head(max_rows)
-    out = [STYLE, f'<table class="xf-table" id="{tid}"><thead><tr>']
+    out = [STYLE, f'<div class="xf-scroll"><table class="xf-table" id="{tid}"><thead><tr>']
     out += [f"<th>{html.escape(labels.get(c, str(c)))}</th>" for c in df.columns]
     out.append("</tr></thead><tbody>")
     for row in shown.itertuples(index=False):
@@ -117,7 +119,7 @@ def table_html(
             dv = f' data-v="{raw}"' if raw else ""
             out.append(f"<td{cls}{dv}>{html.escape(text)}</td>")
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     if max_rows is not None and len(df) > max_rows:
         out.append(f'<p class="xf-note">仅显示前 {max_rows} 行，共 {len(df)} 行；完整名单请下载 Excel。</p>')
     if sortable:

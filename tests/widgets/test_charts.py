@@ -18,3 +18,10 @@ def test_people_table_with_someone_not_complete_yet():
     html = charts.table_html(df, {"completed_at": "完成时间"})
     assert "2026-11-29 03:40" in html and "NaT" not in html
     assert html.count("<tr>") == 3
+
+
+def test_wide_tables_scroll_in_their_own_box():
+    df = pd.DataFrame({f"列{i}": [i] for i in range(14)})
+    html = charts.table_html(df)
+    assert '<div class="xf-scroll"><table' in html and "</table></div>" in html
+    assert ".xf-scroll" in charts.STYLE and "overflow-x: auto" in charts.STYLE
