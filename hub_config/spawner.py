@@ -37,6 +37,10 @@ VOILA_TEMPLATE = "xuefa"
 # learners' extra Jupyter config (a JUPYTER_CONFIG_PATH entry): nbgrader's English assignment
 # sidebar and its server extensions are for trainers; learners fetch and submit through widgets
 LEARNER_CONFIG = Path(__file__).resolve().parent / "learner_config"
+# trainers keep nbgrader's authoring tools (create assignment, validate); its formgrader,
+# course and assignment lists are off in their own server: it has no course of its own (the
+# courses' formgraders are the hub services formgrader-<course>, linked from the hub home)
+TRAINER_CONFIG = Path(__file__).resolve().parent / "trainer_config"
 
 
 def is_root() -> bool:
@@ -217,9 +221,8 @@ class XuefaSpawner(LocalProcessSpawner):
         env["PATH"] = os.pathsep.join([*dict.fromkeys(bins), env.get("PATH", os.defpath)])
         env["JUPYTER_PATH"] = os.pathsep.join(
             p for p in (str(JUPYTER_DATA), env.get("JUPYTER_PATH", "")) if p)
-        if self.is_learner:
-            env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-                p for p in (str(LEARNER_CONFIG), env.get("JUPYTER_CONFIG_PATH", "")) if p)
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            p for p in (str(self.role_config), env.get("JUPYTER_CONFIG_PATH", "")) if p)
         return env
 
     def get_args(self):
@@ -229,6 +232,11 @@ class XuefaSpawner(LocalProcessSpawner):
             args.append("--allow-root")
         args.append(f"--VoilaConfiguration.template={VOILA_TEMPLATE}")
         return args
+
+    @property
+    def role_config(self) -> Path:
+        """The Jupyter config dir of this person's role (which nbgrader parts they see)."""
+        return LEARNER_CONFIG if self.is_learner else TRAINER_CONFIG
 
     @property
     def is_learner(self) -> bool:

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from hub_config.roles import LEARNER_GROUP
-from hub_config.spawner import (JUPYTER_DATA, LEARNER_CONFIG, VOILA_TEMPLATE, XuefaSpawner,
+from hub_config.spawner import (JUPYTER_DATA, LEARNER_CONFIG, TRAINER_CONFIG, VOILA_TEMPLATE, XuefaSpawner,
                                 ensure_system_user, is_root, reachable_by_others,
                                 shared_interpreter, system_username)
 
@@ -117,17 +117,36 @@ def test_servers_render_voila_with_the_xuefa_template():
     assert (JUPYTER_DATA / "voila" / "templates" / VOILA_TEMPLATE / "conf.json").is_file()
 
 
-def test_learner_config_turns_nbgrader_off():
-    """What a learner's server reads through JUPYTER_CONFIG_PATH: no nbgrader server extensions,
-    no nbgrader JupyterLab plugins (the English assignment sidebar)."""
-    code = ("from jupyter_core.paths import jupyter_config_path\n"
+NBGRADER_CONFIG_CODE = ("from jupyter_core.paths import jupyter_config_path\n"
             "from jupyter_server.extension.config import ExtensionConfigManager\n"
             "from jupyterlab_server.config import get_static_page_config\n"
             "ext = ExtensionConfigManager(read_config_path=jupyter_config_path()).get_jpserver_extensions()\n"
             "print(sorted(k for k, v in ext.items() if k.startswith('nbgrader') and v))\n"
             "print(get_static_page_config(level='all').get('disabledExtensions'))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "JUPYTER_CONFIG_PATH": str(LEARNER_CONFIG)})
+
+
+def nbgrader_config_seen(config_dir) -> tuple[str, str]:
+    """(enabled nbgrader server extensions, disabled lab plugins) a server would read."""
+    out = subprocess.run([sys.executable, "-c", NBGRADER_CONFIG_CODE], capture_output=True,
+                         text=True, check=True,
+                         env={**os.environ, "JUPYTER_CONFIG_PATH": str(config_dir)})
     enabled, disabled = out.stdout.splitlines()
+    return enabled, disabled
+
+
+def test_learner_config_turns_nbgrader_off():
+    """What a learner's server reads through JUPYTER_CONFIG_PATH: no nbgrader server extensions,
+    no nbgrader JupyterLab plugins (the English assignment sidebar)."""
+    enabled, disabled = nbgrader_config_seen(LEARNER_CONFIG)
     assert enabled == "[]"
     assert "'@jupyter/nbgrader': True" in disabled
+
+
+def test_trainer_config_keeps_authoring_drops_the_courseless_formgrader():
+    enabled, disabled = nbgrader_config_seen(TRAINER_CONFIG)
+    assert enabled == "['nbgrader.server_extensions.validate_assignment']"
+    for plugin in ("formgrader", "course-list", "assignment-list"):
+        assert f"'@jupyter/nbgrader:{plugin}': True" in disabled
+    assert "create-assignment" not in disabled
+    assert XuefaSpawner(user=_person("trainer9", "role-trainer")).role_config == TRAINER_CONFIG
+    assert XuefaSpawner(user=_person("learner9", LEARNER_GROUP)).role_config == LEARNER_CONFIG
