@@ -152,7 +152,7 @@ plan AS (
 pop AS (
     SELECT l.id AS learner_id, l.unit_id, l.audience
     FROM learners l
-    WHERE l.active AND l.role <> 'admin'
+    WHERE l.active AND l.role = 'learner'
       AND l.audience IN (SELECT audience FROM plan WHERE required = 1)
       {pop_filter}
 ),

@@ -412,7 +412,7 @@ CROSS JOIN learners l
 CROSS JOIN item_results i
 WHERE r.course_id = :course_id AND r.submitted_at >= :start_at
   AND i.result_id = r.id AND l.id = r.learner_id
-  AND l.active AND l.role <> 'admin'
+  AND l.active AND l.role = 'learner'
 GROUP BY l.unit_id, i.question_id
 """
 

@@ -29,8 +29,11 @@ def url(records_url):
         s.add(camp)
         s.flush()
         ids = {}
-        for username, aud in [("best", "cadre"), ("edge", "cadre"), ("reader", "cadre"), ("late", "volunteer"), ("lastday", "volunteer")]:
-            p = Learner(username=username, name=username.upper(), unit_id=unit.id, audience=aud, role="learner")
+        for username, aud, role in [("best", "cadre", "learner"), ("edge", "cadre", "learner"),
+                                    ("reader", "cadre", "learner"), ("late", "volunteer", "learner"),
+                                    ("lastday", "volunteer", "learner"), ("teacher", "cadre", "trainer"),
+                                    ("boss", "cadre", "admin")]:
+            p = Learner(username=username, name=username.upper(), unit_id=unit.id, audience=aud, role=role)
             s.add(p)
             s.flush()
             ids[username] = p.id
@@ -51,11 +54,18 @@ def url(records_url):
         res("late", "A", 20, datetime(2026, 12, 1, 0, 5))
         res("lastday", "A", 20, datetime(2026, 11, 30, 23, 59))
         res("lastday", "B", 20, datetime(2026, 11, 15, 9))  # elective: hours, not completion
+        res("teacher", "A", 20, datetime(2026, 11, 2, 9))  # a trainer trying out their quiz
     return records_url
 
 
 def by_user(url):
     return {p.username: p for p in completion.progress(url, CID)}
+
+
+def test_only_learners_are_counted(url):
+    """Trainers and administrators run the campaign; they are not in 应学 (they have no 我的学习)
+    and a trainer trying a quiz does not count as anyone's result."""
+    assert set(by_user(url)) == {"best", "edge", "reader", "late", "lastday"}
 
 
 def test_best_attempt_and_completion_time(url):
