@@ -58,11 +58,9 @@ def module_dir(course_id: str) -> Path:
     return home_dir() / course_id / ASSIGNMENT
 
 
-def fetch_module(course_id: str) -> Path:
-    """nbgrader fetch_assignment into ``~/<course_id>/module`` unless it is already there."""
-    dest = module_dir(course_id)
-    if dest.is_dir() and any(dest.glob("*.ipynb")):
-        return dest
+def _exchange(course_id: str, kind: str):
+    """An nbgrader exchange app (``FetchAssignment``, ``FetchFeedback``) for this module in the
+    learner's home, configured the way the platform runs nbgrader (exchange from the env)."""
     from jupyter_core.paths import jupyter_config_path
     from nbgrader.apps import NbGrader
     from nbgrader.auth import Authenticator
@@ -81,12 +79,29 @@ def fetch_module(course_id: str) -> Path:
     config.CourseDirectory.course_id = course_id
     config.CourseDirectory.assignment_id = ASSIGNMENT
     coursedir = CourseDirectory(config=config)
-    fetch = ExchangeFactory(config=config).FetchAssignment(
-        coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
-    fetch.start()
+    factory = getattr(ExchangeFactory(config=config), kind)
+    return factory(coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
+
+
+def fetch_module(course_id: str) -> Path:
+    """nbgrader fetch_assignment into ``~/<course_id>/module`` unless it is already there."""
+    dest = module_dir(course_id)
+    if dest.is_dir() and any(dest.glob("*.ipynb")):
+        return dest
+    _exchange(course_id, "FetchAssignment").start()
     if not dest.is_dir():
         raise RuntimeError("课程尚未发布，请联系讲师")
     return dest
+
+
+def fetch_feedback(course_id: str) -> list[Path]:
+    """nbgrader fetch_feedback: the released feedback of every submission of this module
+    (re-fetched each time: a trainer's later essay grade replaces the autograded one)."""
+    try:
+        _exchange(course_id, "FetchFeedback").start()
+    except BaseException:  # nbgrader exits through self.fail when nothing is released yet
+        pass
+    return feedback_files(course_id)
 
 
 def feedback_files(course_id: str) -> list[Path]:
@@ -173,7 +188,7 @@ class ModuleCard(W.VBox):
         if self.module.get("feedback") or self.module.get("status") in ("已合格", "未合格", "已提交"):
             links.append(f"<a href='{voila_url(self.cid, ASSIGNMENT, 'assessment.ipynb')}' target='_self'>"
                          "查看成绩与解析</a>")
-            for fb in feedback_files(self.cid)[:1]:
+            for fb in fetch_feedback(self.cid)[:1]:
                 rel = fb.relative_to(home_dir())
                 links.append(f"<a href='{server_prefix()}files/{quote(str(rel))}' target='_blank'>评阅反馈</a>")
         return " · ".join(links)

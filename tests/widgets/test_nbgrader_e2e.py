@@ -162,7 +162,7 @@ def empty(w):
 EXPECTED = {"ganbu1": 14.0, "zhengfa1": 5.0, "mingbai1": 0.0}
 
 
-def test_release_has_no_keys_and_autograde_scores(course, tmp_path):
+def test_release_has_no_keys_and_autograde_scores(course, tmp_path, monkeypatch):
     root, exchange, env = course
     run(["generate_assignment", ASSIGNMENT, "--force"], cwd=root, env=env)
     released = (root / "release" / ASSIGNMENT / "assessment.ipynb").read_text(encoding="utf-8")
@@ -204,3 +204,16 @@ def test_release_has_no_keys_and_autograde_scores(course, tmp_path):
     essay = next(c for c in graded.cells
                  if c.metadata.get("nbgrader", {}).get("grade_id") == "q7")
     assert essay.source.startswith("坚持法定职责必须为")
+
+    # released feedback reaches the learner's module dir through 我的学习 (评阅反馈 link)
+    from widgets import home
+
+    run(["generate_feedback", ASSIGNMENT], cwd=root, env=env)
+    run(["release_feedback", ASSIGNMENT], cwd=root, env=env)
+    monkeypatch.setenv("XUEFA_HOME", str(tmp_path / "home" / "ganbu1"))
+    files = home.fetch_feedback(COURSE)
+    assert files and all(f.name == "assessment.html" for f in files)
+    assert all(f.is_relative_to(tmp_path / "home" / "ganbu1" / COURSE / ASSIGNMENT / "feedback")
+               for f in files)
+    # (the three learners here share one nbgrader cache, so all three feedbacks come along)
+    assert any("坚持法定职责必须为" in f.read_text(encoding="utf-8") for f in files)
