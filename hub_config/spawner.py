@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from traitlets import Unicode, default
+from traitlets import Integer, Unicode, default
 
 from grading.datadir import DataDir
 from hub_config.roles import LEARNER_GROUP
@@ -161,6 +161,13 @@ class XuefaSpawner(LocalProcessSpawner):
         "(like /etc/skel), e.g. the learners' app page 我的学习.ipynb. A missing dir is fine.",
     ).tag(config=True)
 
+    nice = Integer(
+        5,
+        help="Scheduling niceness added to people's servers and their kernels. When a learning "
+        "month's last day overloads the CPUs, the hub, proxy and grading service (niceness 0) "
+        "stay ahead of the pages, so logins answer and scores still come back soon after 提交.",
+    ).tag(config=True)
+
     @default("data_dir")
     def _default_data_dir(self):
         return str(DataDir.from_env().root)
@@ -188,8 +195,11 @@ class XuefaSpawner(LocalProcessSpawner):
         home = str(self.home_dir)
         # the home comes from the data dir, not from /etc/passwd (which may name an older one)
         setuid = set_user_setuid(self.unix_name, chdir=False) if is_root() else None
+        nice = self.nice
 
         def preexec():
+            if nice:
+                os.nice(nice)  # before dropping root, so any value is allowed
             if setuid is not None:
                 setuid()
             os.chdir(home)

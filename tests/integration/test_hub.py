@@ -93,6 +93,8 @@ def test_learner_server_spawns_as_system_user(hub):
         entry = pwd.getpwnam("xf-learner1")
         for pid in pids:
             assert os.stat(f"/proc/{pid}").st_uid == entry.pw_uid
+            # niceness 5: under overload the hub and the grading service stay ahead
+            assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + 5
         assert home.stat().st_uid == entry.pw_uid
         assert home.stat().st_mode & 0o077 == 0, "a learner's home is closed to others"
     # JupyterLab speaks Simplified Chinese (settings override written at hub start)
