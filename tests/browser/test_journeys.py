@@ -20,7 +20,6 @@ course's formgrader (hub service ``formgrader-shufa``) and scores the report →
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import os
@@ -83,35 +82,20 @@ PINGTAI = Journey("pingtai_rumen", "平台入门", pingtai_answer, pingtai_still
 # The keys are the trainer's hidden tests in the course source (learners never receive them);
 # options are shuffled per learner, so answers are clicked by option text, never by letter.
 
-QUESTION_TYPES = {"SingleChoice": "single", "MultipleChoice": "multiple", "TrueFalse": "truefalse",
-                  "FillBlank": "fill", "Ordering": "ordering", "CaseAnalysis": "case"}
-
-
-def _calls(source: str):
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            yield node
-
-
 def answer_key(course_id: str) -> list[dict]:
     """The assessment's questions in page order, each {type, id, stem, options, points, key,
-    questions (case)}; read from courses/<id>/source/module/assessment.ipynb."""
-    nb = json.loads((REPO / "courses" / course_id / "source" / "module" / "assessment.ipynb")
-                    .read_text(encoding="utf-8"))
-    questions, keys = [], {}
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        for call in _calls("".join(cell["source"])):
-            kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
-            if call.func.attr in QUESTION_TYPES:
-                questions.append(dict(kw, type=QUESTION_TYPES[call.func.attr]))
-            elif call.func.attr == "grade":
-                keys[ast.literal_eval(call.args[0])] = kw["key"]
-    for q in questions:
-        q["key"] = keys[q["id"]]
+    questions (case)}; read from courses/<id>/source/module/assessment.ipynb the way
+    ``xuefa course validate`` reads it."""
+    from grading.validate import read_notebook
+
+    info = read_notebook(REPO / "courses" / course_id / "source" / "module" / "assessment.ipynb")
+    keys = {g.qid: g.kwargs.get("key") for g in info.grades}
+    questions = []
+    for call in info.questions:
+        q = dict(call.kwargs, type=call.type, key=keys[call.id])
         for sub in q.get("questions", []):
             sub["key"] = q["key"].get(sub["id"])
+        questions.append(q)
     return questions
 
 
