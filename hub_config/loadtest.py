@@ -349,7 +349,8 @@ class Learner:
             for step in (self.login, self.spawn, self.open_home, self.new_token,
                          self.answer_and_submit):
                 try:
-                    await step(http)
+                    # a page whose kernel never answers must count as a failure, not hang the run
+                    await asyncio.wait_for(step(http), STEP_TIMEOUT)
                 except Exception as e:
                     self.run.errors.append(f"{step.__name__}: {e!r}"[:400])
                     self.log(f"{self.username}: {self.run.errors[-1]}")
