@@ -80,8 +80,10 @@ def configure_spawner(c, datadir: DataDir) -> None:
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
     c.Spawner.disable_user_config = True
     c.Spawner.default_url = TRAINER_DEFAULT_URL
-    c.Spawner.start_timeout = 120
-    c.Spawner.http_timeout = 90
+    # generous: when a learning month's last morning overloads the CPUs a server that starts
+    # slowly is better than one given up on (a 50-learner burst on 2 cores took up to 85 s)
+    c.Spawner.start_timeout = 240
+    c.Spawner.http_timeout = 180
     c.Spawner.group_overrides = {
         "10-learners-land-on-my-learning": {
             "groups": [xroles.LEARNER_GROUP],
