@@ -162,7 +162,7 @@ class XuefaSpawner(LocalProcessSpawner):
     ).tag(config=True)
 
     nice = Integer(
-        5,
+        10,
         help="Scheduling niceness added to people's servers and their kernels. When a learning "
         "month's last day overloads the CPUs, the hub, proxy and grading service (niceness 0) "
         "stay ahead of the pages, so logins answer and scores still come back soon after 提交.",
