@@ -30,6 +30,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from grading.priority import GRADING_NICE, set_priority
+
 from grading.datadir import DataDir
 from grading.results import OUTCOME_MESSAGES, Graded
 
@@ -74,6 +76,10 @@ class KernelPool:
         run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:",
                                                    f"--IPKernelApp.exec_lines={PRELOAD!r}"],
                                   env=env, cwd=self._cwd)
+        try:  # the kernel runs in a session (autogroup) of its own: give it the service's priority
+            set_priority(GRADING_NICE, km.provisioner.process.pid)
+        except AttributeError:
+            pass
         return km
 
     def replenish(self) -> None:

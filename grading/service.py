@@ -32,6 +32,7 @@ from traitlets.config import Application
 from grading import jobs
 from grading.autograde_worker import Context, Settings
 from grading.datadir import DataDir
+from grading.priority import GRADING_NICE, set_priority
 from grading.results import OUTCOME_MESSAGES, Graded, add_result
 
 log = logging.getLogger("grading.service")
@@ -224,6 +225,8 @@ class GradingService(Application):
         logging.basicConfig(level=self.log_level, format="%(asctime)s [main] %(name)s %(message)s", force=True)
         _venv_on_path()
         self.datadir = DataDir.from_env(self.data_dir or None)
+        # scores are what people wait on: ahead of their pages when the CPUs are overloaded
+        set_priority(GRADING_NICE)
         url = self.datadir.records_db_url
         migrate.upgrade(url)
         requeued, exhausted = jobs.requeue_stale(url)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 NEW_PASSWORD = "Load-test-2026"
-STEP_TIMEOUT = 600
+STEP_TIMEOUT = 300  # a page or step slower than this is a failure
 
 KERNEL_CODE = """
 import json, time

@@ -26,6 +26,7 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Integer, Unicode, default
 
 from grading.datadir import DataDir
+from grading.priority import SERVER_NICE, set_priority
 from hub_config.roles import LEARNER_GROUP
 
 SYSTEM_USER_PREFIX = "xf-"
@@ -162,7 +163,7 @@ class XuefaSpawner(LocalProcessSpawner):
     ).tag(config=True)
 
     nice = Integer(
-        10,
+        SERVER_NICE,
         help="Scheduling niceness added to people's servers and their kernels. When a learning "
         "month's last day overloads the CPUs, the hub, proxy and grading service (niceness 0) "
         "stay ahead of the pages, so logins answer and scores still come back soon after 提交.",
@@ -199,7 +200,8 @@ class XuefaSpawner(LocalProcessSpawner):
 
         def preexec():
             if nice:
-                os.nice(nice)  # before dropping root, so any value is allowed
+                # after Popen's setsid(): this session's autogroup is the server's own
+                set_priority(nice)
             if setuid is not None:
                 setuid()
             os.chdir(home)
