@@ -164,9 +164,10 @@ class XuefaSpawner(LocalProcessSpawner):
 
     nice = Integer(
         SERVER_NICE,
-        help="Scheduling niceness added to people's servers and their kernels. When a learning "
-        "month's last day overloads the CPUs, the hub, proxy and grading service (niceness 0) "
-        "stay ahead of the pages, so logins answer and scores still come back soon after 提交.",
+        help="Scheduling niceness of people's servers and of their session (autogroup). 0 by "
+        "default: the grading service runs at -5 instead, so scores come back soon after 提交 "
+        "when a learning month's last morning overloads the CPUs; raise it to favour logins "
+        "and grading further at the cost of page and spawn times.",
     ).tag(config=True)
 
     @default("data_dir")
