@@ -15,14 +15,11 @@ Mark tests ``@pytest.mark.browser``.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from grading.datadir import DataDir
-from tests.integration.conftest import Hub
+from tests.integration.conftest import platform_dir, running_hub
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("XUEFA_SCREENSHOTS", REPO / "test-artifacts" / "screenshots"))
@@ -40,19 +37,11 @@ START_TIMEOUT = 420
 def platform():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
-    root = Path(tempfile.mkdtemp(prefix="xuefa-br-"))
-    root.chmod(0o755)  # learners' servers run as xf-* users and must reach their homes
-    datadir = DataDir(root / "data").ensure()
+    root, datadir = platform_dir("xuefa-br-")
     # --demo publishes every shipped course before the hub starts: minutes on a loaded machine
-    h = Hub.start(datadir, demo=True, timeout=START_TIMEOUT,
-                  roster_path=REPO / "courses" / "demo" / "roster.csv")
-    try:
+    with running_hub(root, datadir, demo=True, timeout=START_TIMEOUT,
+                     roster_path=REPO / "courses" / "demo" / "roster.csv") as h:
         yield h
-    finally:
-        left = h.stop()
-        log_tail = h.log_text()[-4000:]
-        shutil.rmtree(root, ignore_errors=True)
-        assert not left, f"processes left after stopping xuefa up: {left}\n{log_tail}"
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ pytest's 0700 ``tmp_path``) because learners' servers run as other unix users.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 import shutil
 import tempfile
 import time
@@ -180,23 +181,19 @@ def hub_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture(scope="module")
-def hub(hub_env):
-    """The real platform (``xuefa up``) with :data:`ROSTER` imported; see the module doc."""
-    try:
-        from grading.roster import import_roster
-    except ImportError:
-        pytest.skip("grading.roster (roster import) is not there yet")
-    root = Path(tempfile.mkdtemp(prefix="xuefa-it-"))
-    root.chmod(0o755)  # learners' servers run as xf-* users and must reach their homes
-    datadir = DataDir(root / "data").ensure()
-    from grading import migrate
+def platform_dir(prefix: str) -> tuple[Path, DataDir]:
+    """A throwaway root (mode 0755: learners' servers run as xf-* users and must reach their
+    homes) holding a fresh data dir."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    return root, DataDir(root / "data").ensure()
 
-    migrate.upgrade(datadir.records_db_url)
-    roster_path = write_roster(root / "roster.csv", ROSTER)
-    report = import_roster(roster_path, datadir.records_db_url, reports_dir=datadir.reports)
-    assert not report.errors, report.errors
-    h = Hub.start(datadir, env=hub_env, timeout=START_TIMEOUT, roster_path=roster_path)
+
+@contextmanager
+def running_hub(root: Path, datadir: DataDir, **start):
+    """``Hub.start(datadir, **start)``; afterwards stop it, remove ``root`` and fail if any
+    process of the platform outlived the stop."""
+    h = Hub.start(datadir, **start)
     try:
         yield h
     finally:
@@ -204,3 +201,19 @@ def hub(hub_env):
         log_tail = h.log_text()[-4000:]
         shutil.rmtree(root, ignore_errors=True)
         assert not left, f"processes left after stopping xuefa up: {left}\n{log_tail}"
+
+
+@pytest.fixture(scope="module")
+def hub(hub_env):
+    """The real platform (``xuefa up``) with :data:`ROSTER` imported; see the module doc."""
+    from grading import migrate
+    from grading.roster import import_roster
+
+    root, datadir = platform_dir("xuefa-it-")
+    migrate.upgrade(datadir.records_db_url)
+    roster_path = write_roster(root / "roster.csv", ROSTER)
+    report = import_roster(roster_path, datadir.records_db_url, reports_dir=datadir.reports)
+    assert not report.errors, report.errors
+    with running_hub(root, datadir, env=hub_env, timeout=START_TIMEOUT,
+                     roster_path=roster_path) as h:
+        yield h

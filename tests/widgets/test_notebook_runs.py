@@ -103,10 +103,12 @@ def test_phone_width_and_keyboard_answering(tmp_path, env):
     """At 375 px nothing scrolls sideways, and a learner using only the keyboard answers a
     question that is then saved beside the notebook."""
     pw = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no chromium")
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
     with voila_server(tmp_path, env) as (root, port, _page), pw.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 375, "height": 800})
             page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
