@@ -1,10 +1,10 @@
 """Login for xuefa: roster accounts checked against the records DB.
 
-:class:`XuefaAuthenticator` asks :func:`grading.accounts.verify_login` (argon2 hashes, lock-out
+:class:`XuefaAuthenticator` asks :func:`grading.records.accounts.verify_login` (argon2 hashes, lock-out
 after 5 consecutive failures for 15 minutes, deactivated people always refused) and answers in
 Simplified Chinese. A first login with the initial password from the roster must change it
 *before* the hub sets its login cookie: :class:`XuefaLoginHandler` then renders a change-password
-form instead of logging in, and logs in only after :func:`grading.accounts.change_password`
+form instead of logging in, and logs in only after :func:`grading.records.accounts.change_password`
 accepted the new password. The initial password never leaves the hub again: the form carries a
 one-time nonce that maps, in hub memory, to the verified (username, old password) for 10 minutes.
 
@@ -27,8 +27,8 @@ city's identity provider. ``oauthenticator`` is a dependency already. In
     c.GenericOAuthenticator.username_claim = "preferred_username"  # must equal the roster 账号
     c.GenericOAuthenticator.scope = ["openid", "profile"]
     # only people in the roster (active) may log in; groups still come from the roster
-    from grading.people import active_usernames
-    from grading.datadir import DataDir
+    from grading.records.people import active_usernames
+    from grading.host.datadir import DataDir
     c.GenericOAuthenticator.allowed_users = active_usernames(DataDir.from_env().records_db_url)
 
 Lock-out and forced password change are then the IdP's business. The roles, groups, spawner and
@@ -46,7 +46,7 @@ from jupyterhub.handlers.login import LoginHandler
 from tornado.escape import url_escape
 from traitlets import Integer, Unicode, default
 
-from grading.datadir import DataDir
+from grading.host.datadir import DataDir
 
 MSG_BAD_LOGIN = "账号或密码错误"
 MSG_CHANGE_EXPIRED = "修改密码页面已过期，请重新登录"
@@ -103,7 +103,7 @@ class XuefaLoginHandler(LoginHandler):
             self.set_status(400)
             self.finish(await self._render_change(nonce, pending.username, MSG_MISMATCH))
             return
-        from grading import accounts
+        from grading.records import accounts
 
         try:
             accounts.change_password(self.authenticator.db_url, pending.username,
@@ -138,7 +138,7 @@ class XuefaLoginHandler(LoginHandler):
 
 
 class XuefaAuthenticator(Authenticator):
-    """Roster accounts: username + password against the records DB (``grading.accounts``)."""
+    """Roster accounts: username + password against the records DB (``grading.records.accounts``)."""
 
     data_dir = Unicode(help="Platform data dir (default: $XUEFA_DATA_DIR).").tag(config=True)
 
@@ -201,7 +201,7 @@ class XuefaAuthenticator(Authenticator):
 
     # --- Authenticator API -------------------------------------------------------------------
     async def authenticate(self, handler, data):
-        from grading import accounts
+        from grading.records import accounts
 
         username = (data or {}).get("username", "")
         password = (data or {}).get("password", "")
@@ -227,7 +227,7 @@ class XuefaAuthenticator(Authenticator):
     async def refresh_user(self, user, handler=None):
         """A person deactivated by a roster re-import loses their session."""
         try:
-            from grading.people import active_usernames
+            from grading.records.people import active_usernames
         except ImportError:
             return True
         try:

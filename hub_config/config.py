@@ -4,7 +4,7 @@ Like TLJH's ``configurer``: :func:`apply_config` only *sets* values (one ``confi
 concern), so ``tests/hub_config/test_config.py`` can apply it to an empty ``Config()`` and check
 them without starting a hub. It reads its environment:
 
-``XUEFA_DATA_DIR``   the platform data dir (see :mod:`grading.datadir`)
+``XUEFA_DATA_DIR``   the platform data dir (see :mod:`grading.host.datadir`)
 ``XUEFA_IP``         address the public proxy listens on (default ``127.0.0.1``)
 ``XUEFA_PORT``       public port (default ``8000``)
 ``XUEFA_DISABLE_SERVICES``  comma-separated managed services to leave out
@@ -16,7 +16,6 @@ override in the venv.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -24,7 +23,8 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from grading.datadir import DataDir
+from grading.host.datadir import DataDir
+from grading.records import people
 from hub_config import roles as xroles
 from hub_config import services as xservices
 
@@ -109,17 +109,12 @@ def configure_services(c, datadir: DataDir, api_token: str | None) -> list[str]:
 def hub_groups(datadir: DataDir) -> dict:
     """``c.JupyterHub.load_groups`` from the records DB (empty when there is no roster yet)."""
     try:
-        people = importlib.import_module("grading.people")
-    except ImportError:
-        return {}
-    try:
         groups = people.hub_groups(datadir.records_db_url)
     except Exception as exc:  # noqa: BLE001 - no DB yet: the hub still starts
         log.warning("no groups loaded from the records DB: %s", exc)
         return {}
     try:
-        props = people.group_properties(datadir.records_db_url) if hasattr(
-            people, "group_properties") else {}
+        props = people.group_properties(datadir.records_db_url)
     except Exception:  # noqa: BLE001 - properties are a nicety (readable unit paths)
         props = {}
     loaded = {}

@@ -34,7 +34,7 @@ from jupyterhub.utils import url_path_join
 from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Configurable
 
-from grading.datadir import DataDir
+from grading.host.datadir import DataDir
 
 NAME = "dashboards"
 ADMIN_GROUP = "role-admin"

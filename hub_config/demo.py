@@ -1,22 +1,16 @@
 """The demo data of ``xuefa up --demo``: a list of small idempotent steps.
 
 Each step is ``step(datadir) -> str | None`` (a one-line zh-CN/English summary to print) and must
-be safe to run on every start. Other areas append their own step to :data:`STEPS` from their
-module (e.g. publishing the demo courses, loading the demo campaign)::
-
-    from hub_config import demo
-    demo.STEPS.append(publish_demo_courses)
-
-Steps whose module is not importable yet are skipped (see :data:`OPTIONAL_STEPS`).
+be safe to run on every start: the demo roster, the shipped courses published, the demo campaign.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Callable
 
-from grading.datadir import DataDir
+from grading.content.publish import load_demo_campaign, publish_demo_courses
+from grading.host.datadir import DataDir
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ROSTER = REPO / "courses" / "demo" / "roster.csv"
@@ -27,7 +21,7 @@ Step = Callable[[DataDir], "str | None"]
 
 def import_demo_roster(datadir: DataDir) -> str:
     """The demo people (re-import is idempotent: nobody's records change)."""
-    from grading.roster import import_roster
+    from grading.records.roster import import_roster
 
     report = import_roster(DEMO_ROSTER, datadir.records_db_url, reports_dir=datadir.reports)
     if report.errors:
@@ -37,29 +31,7 @@ def import_demo_roster(datadir: DataDir) -> str:
             f"更新 updated {len(report.updated)}")
 
 
-STEPS: list[Step] = [import_demo_roster]
-
-# "module:function" hooks of other areas, run after STEPS when importable
-OPTIONAL_STEPS = [
-    "grading.publish:publish_demo_courses",
-    "grading.publish:load_demo_campaign",
-    "grading.demo:publish_demo_courses",
-    "grading.demo:load_demo_campaign",
-    "courses.demo:publish_demo_courses",
-]
-
-
-def optional_steps() -> list[Step]:
-    steps = []
-    for ref in OPTIONAL_STEPS:
-        module, func = ref.split(":")
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        if hasattr(mod, func):
-            steps.append(getattr(mod, func))
-    return steps
+STEPS: list[Step] = [import_demo_roster, publish_demo_courses, load_demo_campaign]
 
 
 def demo_accounts() -> list[tuple[str, str, str]]:
@@ -75,7 +47,7 @@ def demo_accounts() -> list[tuple[str, str, str]]:
 
 
 def run(datadir: DataDir, echo: Callable[[str], None] = print) -> None:
-    for step in [*STEPS, *[s for s in optional_steps() if s not in STEPS]]:
+    for step in STEPS:
         summary = step(datadir)
         if summary:
             echo(f"  - {summary}")

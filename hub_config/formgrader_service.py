@@ -2,7 +2,7 @@
 
 The upstream layout of nbgrader's "JupyterHub with multiple classes and multiple graders": one
 Jupyter server per course, started by the hub as a service, rooted at that course's directory
-with the course's ``nbgrader_config.py`` (written by :func:`grading.nbgrader_setup.ensure_course`:
+with the course's ``nbgrader_config.py`` (written by :func:`grading.exchange.nbconfig.ensure_course`:
 the gradebook and exchange the grading service uses), reached at
 ``/services/formgrader-<course_id>/formgrader``. Trainers (group ``role-trainer``) may open it
 through the role from :func:`service_role`; administrators hold ``access:services`` anyway;
@@ -34,7 +34,7 @@ from jupyter_server.services.contents.largefilemanager import AsyncLargeFileMana
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 
-from grading.datadir import DataDir
+from grading.host.datadir import DataDir
 
 MODULE = "hub_config.formgrader_service"  # not __name__: that is "__main__" under -m
 PREFIX = "formgrader-"
@@ -58,8 +58,8 @@ def service_name(course_id: str) -> str:
 
 def manual_courses(datadir: DataDir) -> list[str]:
     """Courses whose assessment has manually graded items: published ones and shipped ones."""
-    from grading.courses import course_dirs, load_course
-    from grading.manual import published_manual_courses
+    from grading.content.courses import course_dirs, load_course
+    from grading.grader.manual import published_manual_courses
 
     found = set()
     try:
@@ -93,7 +93,7 @@ def service_spec(datadir: DataDir, course_id: str, port: int, title: str | None 
 
 
 def course_title(datadir: DataDir, course_id: str) -> str:
-    from grading.courses import course_dirs, load_course
+    from grading.content.courses import course_dirs, load_course
 
     for d in course_dirs():
         if d.name == course_id:
@@ -188,8 +188,8 @@ def server_argv(root: Path, *, as_root: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from grading.manual import published_manual_courses
-    from grading.nbgrader_setup import ensure_course
+    from grading.grader.manual import published_manual_courses
+    from grading.exchange.nbconfig import ensure_course
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:

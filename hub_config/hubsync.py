@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import requests
 
-from grading import people
-from grading.datadir import DataDir
+from grading.records import people
+from grading.host.datadir import DataDir
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 
 from traitlets.config import Config
 
-from grading.datadir import DataDir
+from grading.host.datadir import DataDir
 
 SPAWNER = "kubespawner.KubeSpawner"
 

@@ -8,13 +8,12 @@ learner can record and read only their own events and results.
 
     POST {prefix}api/events        {client_id, kind, course_id, lesson, item, correct, payload}
     GET  {prefix}api/results?course=..&assignment=..   this learner's graded attempts
-    GET  {prefix}api/me/learning   grading.learner_home.my_learning(url, username), if present
+    GET  {prefix}api/me/learning   grading.records.learner_home.my_learning(url, username), if present
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import os
@@ -27,9 +26,9 @@ from tornado.httpserver import HTTPServer
 from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
 
-from grading import events as records
-from grading import migrate
-from grading.datadir import DataDir
+from grading.records import events as records
+from grading.records import learner_home, migrate
+from grading.host.datadir import DataDir
 
 BIND_ENV = "XUEFA_SERVICE_BIND"
 
@@ -91,11 +90,7 @@ class ResultsHandler(BaseHandler):
 class MyLearningHandler(BaseHandler):
     async def get(self) -> None:
         username = self.learner()
-        try:
-            home = importlib.import_module("grading.learner_home")
-        except ImportError:
-            raise web.HTTPError(404, "暂未提供")
-        data = await asyncio.to_thread(home.my_learning, self.db_url, username)
+        data = await asyncio.to_thread(learner_home.my_learning, self.db_url, username)
         self.send(data)
 
 

@@ -1,16 +1,15 @@
 """Hub-managed services of xuefa and the internal admin API token.
 
-Every area lands its service independently: a service is registered only when its module is
-importable (``importlib.util.find_spec``). A module may define ``service_spec(datadir, port=...)``
-returning its ``c.JupyterHub.services`` entry (and ``service_role()`` for an extra role);
-otherwise the entry is ``python -m <module>`` with ``XUEFA_DATA_DIR`` in its environment.
+Every service JupyterHub starts is named here, once (:data:`MANAGED`). A service whose entry
+needs more than ``python -m <module>`` with ``XUEFA_DATA_DIR`` in its environment has a
+``service_spec`` hook in :data:`SPEC_HOOKS` (and an extra role).
 
 =================  ==============================  ======================================
 service            module                          who may use it
 =================  ==============================  ======================================
 ``idle-culler``    ``jupyterhub_idle_culler``      the hub (stops idle servers)
 ``records``        ``hub_config.records_service``  every person, from their own kernels
-``grading``        ``grading.service``             trainers and admins
+``grading``        ``grading.grader.service``             trainers and admins
 ``dashboards``     ``hub_config.dashboards_service``  admins only
 ``formgrader-<c>`` ``hub_config.formgrader_service``  trainers and admins (courses with essays)
 ``xuefa-cli``      (no process: an API token)      ``xuefa roster import`` on this machine
@@ -23,41 +22,35 @@ service            module                          who may use it
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import secrets
 import socket
 import sys
 from pathlib import Path
 
-from grading.datadir import DataDir
+from grading.host.datadir import DataDir
+from hub_config import dashboards_service, formgrader_service
 
 IDLE_TIMEOUT = 3600
 CLI_SERVICE = "xuefa-cli"
 API_TOKEN_FILE = "api_token"
 
-# name -> (module, needs an URL of its own)
+# name -> (module run with ``python -m``, needs an URL of its own)
 MANAGED = {
     "records": ("hub_config.records_service", True),
-    "grading": ("grading.service", False),
+    "grading": ("grading.grader.service", False),
     "dashboards": ("hub_config.dashboards_service", True),
 }
-# one service per course with essays, named formgrader-<course_id>
-FORMGRADER_MODULE = "hub_config.formgrader_service"
+# services whose entry is built by their module: name -> (service_spec, service_role)
+SPEC_HOOKS = {
+    "dashboards": (dashboards_service.service_spec, dashboards_service.service_role),
+}
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def importable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def disabled() -> set[str]:
@@ -103,16 +96,12 @@ def idle_culler(timeout: int = IDLE_TIMEOUT) -> tuple[dict, dict]:
 
 def managed_service(name: str, module: str, needs_url: bool, datadir: DataDir) -> tuple[dict, list]:
     """The services entry (and extra roles) of one managed service."""
-    try:
-        mod = importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - a broken module must not stop the hub; run it anyway
-        mod = None
     roles = []
-    if mod is not None and hasattr(mod, "service_spec"):
+    if name in SPEC_HOOKS:
+        spec_hook, role_hook = SPEC_HOOKS[name]
         kwargs = {"port": free_port()} if needs_url else {}
-        spec = dict(mod.service_spec(datadir, **kwargs))
-        if hasattr(mod, "service_role"):
-            roles.append(mod.service_role())
+        spec = dict(spec_hook(datadir, **kwargs))
+        roles.append(role_hook())
     else:
         spec = {"name": name, "command": [sys.executable, "-m", module]}
         if needs_url:
@@ -141,25 +130,24 @@ def service_environment(spec: dict, datadir: DataDir) -> dict:
 
 def formgraders(datadir: DataDir, off: set[str]) -> tuple[list[dict], list[dict]]:
     """One ``formgrader-<course_id>`` per course with essays (:mod:`hub_config.formgrader_service`)."""
-    if "formgrader" in off or not importable(FORMGRADER_MODULE):
+    if "formgrader" in off:
         return [], []
-    mod = importlib.import_module(FORMGRADER_MODULE)
-    specs = [s for s in mod.service_specs(datadir, free_port) if s["name"] not in off]
+    specs = [s for s in formgrader_service.service_specs(datadir, free_port) if s["name"] not in off]
     for spec in specs:
         spec["environment"] = service_environment(spec, datadir)
-    return specs, ([mod.service_role([s["name"] for s in specs])] if specs else [])
+    return specs, ([formgrader_service.service_role([s["name"] for s in specs])] if specs else [])
 
 
 def services(datadir: DataDir, api_token: str | None) -> tuple[list[dict], list[dict]]:
-    """(``c.JupyterHub.services``, extra roles) for the importable, enabled services."""
+    """(``c.JupyterHub.services``, extra roles) for the enabled services."""
     off = disabled()
     specs, roles = [], []
-    if "idle-culler" not in off and importable("jupyterhub_idle_culler"):
+    if "idle-culler" not in off:
         spec, role = idle_culler()
         specs.append(spec)
         roles.append(role)
     for name, (module, needs_url) in MANAGED.items():
-        if name in off or not importable(module):
+        if name in off:
             continue
         spec, extra = managed_service(name, module, needs_url, datadir)
         specs.append(spec)

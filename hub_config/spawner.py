@@ -25,8 +25,8 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Integer, Unicode, default
 
-from grading.datadir import DataDir
-from grading.priority import SERVER_NICE, set_priority
+from grading.host.datadir import DataDir
+from grading.host.priority import SERVER_NICE, set_priority
 from hub_config.roles import LEARNER_GROUP
 
 SYSTEM_USER_PREFIX = "xf-"

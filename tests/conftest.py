@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from grading import migrate
-from grading.datadir import DataDir
+from grading.records import migrate
+from grading.host.datadir import DataDir
 from hub_config.services import free_port  # noqa: F401  (tests import it from here)
 
 
@@ -59,7 +59,7 @@ class PgCluster:
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
-        from grading.db import get_engine
+        from grading.records.db import get_engine
 
         get_engine(url).dispose()  # our own pooled connections would block DROP
         name = url.rsplit("/", 1)[-1]

@@ -1,7 +1,7 @@
 """Chart and table helpers for the administrators' dashboards (Voila notebooks).
 
 They take plain pandas frames / dicts and return HTML or widgets; they know nothing about the
-records DB (the dashboards get their numbers from ``grading.reports``). Figures and tables are
+records DB (the dashboards get their numbers from ``grading.reports.queries``). Figures and tables are
 emitted as HTML so Voila renders them on the server: the page shows the numbers before any
 widget JavaScript has loaded, and tests can read them from the HTML.
 
@@ -174,7 +174,7 @@ def trend_chart(df: pd.DataFrame, *, title="每日完成情况"):
 
 
 def heatmap(df: pd.DataFrame, *, title: str):
-    """Share correct, rows × units (a pivot from ``grading.reports.item_analysis``)."""
+    """Share correct, rows × units (a pivot from ``grading.reports.queries.item_analysis``)."""
     import plotly.graph_objects as go
 
     fig = go.Figure(go.Heatmap(

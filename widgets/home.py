@@ -1,7 +1,7 @@
 """我的学习: the learner's app page (rendered by Voila in the learner's own server).
 
 Asks the records service (``GET {records}/api/me/learning`` with the learner's own
-``JUPYTERHUB_API_TOKEN``, see ``grading.learner_home.my_learning``) for this month's modules,
+``JUPYTERHUB_API_TOKEN``, see ``grading.records.learner_home.my_learning``) for this month's modules,
 and renders one card per module. 开始学习 fetches the module through nbgrader into
 ``~/<course_id>/module/`` (never over an existing copy: the learner's answers live there) and
 links to its first lesson rendered by Voila. There is no timer and no ranking anywhere

@@ -10,7 +10,7 @@ from hub_config.commands.options import data_dir_option
 
 
 def _course_paths(names: tuple[str, ...]) -> list[Path]:
-    from grading.courses import course_dirs, courses_dir
+    from grading.content.courses import course_dirs, courses_dir
 
     if not names:
         return course_dirs()
@@ -35,7 +35,7 @@ def course() -> None:
 @click.option("--quick", is_flag=True, help="Static checks only (do not run notebooks or nbgrader).")
 def validate(courses: tuple[str, ...], quick: bool) -> None:
     """Check COURSES (course ids or folders; default: every course under courses/)."""
-    from grading.validate import validate_campaign, validate_course
+    from grading.content.validate import validate_campaign, validate_course
 
     failed = 0
     for path in _course_paths(courses):
@@ -48,7 +48,7 @@ def validate(courses: tuple[str, ...], quick: bool) -> None:
         else:
             click.echo(f"✔ {path.name}")
     if not courses:
-        from grading.courses import courses_dir
+        from grading.content.courses import courses_dir
 
         for plan in sorted((courses_dir() / "campaigns").glob("*.yaml")):
             problems = validate_campaign(plan)
@@ -69,8 +69,8 @@ def publish(datadir, courses: tuple[str, ...], all_: bool, skip_validate: bool) 
     """Generate and release COURSE to its audience (nbgrader) and record it.
 
     Safe to repeat: learners who already fetched the module keep their copy and answers."""
-    from grading.publish import PublishError, publish_course
-    from grading.validate import validate_course
+    from grading.content.publish import PublishError, publish_course
+    from grading.content.validate import validate_course
 
     if not courses and not all_:
         raise click.UsageError("give a COURSE id or --all")
@@ -99,9 +99,9 @@ def campaign() -> None:
 @data_dir_option
 def load(datadir, file: Path) -> None:
     """Create or update the campaign of FILE (courses/campaigns/<id>.yaml)."""
-    from grading.courses import FormatError
-    from grading.publish import PublishError, load_campaign
-    from grading.validate import validate_campaign
+    from grading.content.courses import FormatError
+    from grading.content.publish import PublishError, load_campaign
+    from grading.content.validate import validate_campaign
 
     problems = validate_campaign(file)
     if problems:

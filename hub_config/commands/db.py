@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from grading import migrate
+from grading.records import migrate
 from hub_config.commands.options import data_dir_option
 
 

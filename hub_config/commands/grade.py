@@ -23,7 +23,7 @@ def grade() -> None:
 @data_dir_option
 def serve(datadir, workers: int | None) -> None:
     """Run the grading service in the foreground (the hub normally runs it as a service)."""
-    from grading.service import GradingService
+    from grading.grader.service import GradingService
 
     os.environ["XUEFA_DATA_DIR"] = str(datadir.root)
     argv = [f"--GradingService.data_dir={datadir.root}"]
@@ -36,7 +36,8 @@ def serve(datadir, workers: int | None) -> None:
 @data_dir_option
 def status(datadir) -> None:
     """Jobs per state (queued, running, done, failed) and whether the service runs."""
-    from grading import jobs, migrate
+    from grading.records import jobs
+    from grading.records import migrate
 
     migrate.upgrade(datadir.records_db_url)
     counts = jobs.counts(datadir.records_db_url)
@@ -63,7 +64,7 @@ def status(datadir) -> None:
 @click.option("--keep", is_flag=True, help="Keep the temporary data dirs.")
 def bench_cmd(n: int, tries: int, workers: int | None, keep: bool) -> None:
     """Grade N synthetic submissions with plain `nbgrader autograde` and with the service."""
-    from grading.bench import bench
+    from hub_config.tools.bench import bench
 
     work = Path(tempfile.mkdtemp(prefix="xuefa-grade-bench-"))
     try:

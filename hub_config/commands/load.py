@@ -22,7 +22,7 @@ def load(learners: int, course: str, ramp: float | None, score_timeout: float, k
     log in, spawn, open 我的学习, answer, 提交, wait for the score. Needs root (learners' servers
     run as system users). The last line is the RESULT line; exit status 1 if anything was lost
     or failed."""
-    from hub_config.loadtest import load as run
+    from hub_config.tools.loadtest import load as run
 
     report = run(learners, course=course, ramp=ramp, score_timeout=score_timeout, keep=keep,
                  log=lambda m: click.echo(m, err=True))

@@ -17,7 +17,7 @@ from hub_config.commands.options import data_dir_option
 @data_dir_option
 def backup(datadir, output: Path | None, homes: bool) -> None:
     """Back up the records DB, every course gradebook and the course dirs (备份)."""
-    from grading import backup as ops
+    from grading.records import backup as ops
 
     if output is None:
         output = Path(f"xuefa-backup-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz")
@@ -35,7 +35,7 @@ def backup(datadir, output: Path | None, homes: bool) -> None:
 @data_dir_option
 def restore(datadir, archive: Path, force: bool) -> None:
     """Restore a backup archive into the data dir (恢复); refuses to overwrite data without --force."""
-    from grading import backup as ops
+    from grading.records import backup as ops
 
     try:
         manifest = ops.restore(datadir, archive, force=force)

@@ -6,12 +6,12 @@ import functools
 
 import click
 
-from grading.datadir import ENV_VAR, DataDir
+from grading.host.datadir import ENV_VAR, DataDir
 
 
 def data_dir_option(func):
     """Add ``--data-dir`` (default ``$XUEFA_DATA_DIR``, else the documented default) and pass
-    a :class:`grading.datadir.DataDir` as ``datadir``."""
+    a :class:`grading.host.datadir.DataDir` as ``datadir``."""
 
     @click.option(
         "--data-dir",

@@ -18,7 +18,7 @@ def report() -> None:
 
 
 def _fail_unknown_campaign(fn, *args, **kwargs):
-    from grading.completion import CampaignNotFound
+    from grading.records.completion import CampaignNotFound
 
     try:
         return fn(*args, **kwargs)
@@ -33,7 +33,7 @@ def _fail_unknown_campaign(fn, *args, **kwargs):
 @data_dir_option
 def export(datadir, campaign_id: str, fmt: str, output: Path) -> None:
     """Export the completion report: xlsx (汇总/分单位/未完成名单) or csv (by unit)."""
-    from grading import exports
+    from grading.reports import exports
 
     url = datadir.records_db_url
     if fmt == "xlsx":
@@ -49,7 +49,7 @@ def export(datadir, campaign_id: str, fmt: str, output: Path) -> None:
 @data_dir_option
 def certificates(datadir, campaign_id: str, output: Path) -> None:
     """Write one 结业证书 PDF per learner who completed the campaign."""
-    from grading import certificates as certs
+    from grading.reports import certificates as certs
 
     paths = _fail_unknown_campaign(certs.write_all, datadir.records_db_url, campaign_id, output)
     click.echo(f"wrote {len(paths)} certificates to {output}")
@@ -57,8 +57,8 @@ def certificates(datadir, campaign_id: str, output: Path) -> None:
 
 def bench_queries(url: str, campaign_id: str) -> list[tuple[str, object]]:
     """Every query a dashboard page runs, by name (the bench times each)."""
-    from grading import reports
-    from grading.synth import COURSES
+    from grading.reports import queries as reports
+    from hub_config.tools.synth import COURSES
 
     first_unit = int(reports.by_unit(url, campaign_id)["unit_id"].iloc[0])
     queries = [
@@ -83,7 +83,8 @@ def bench_queries(url: str, campaign_id: str) -> list[tuple[str, object]]:
               help="Time the queries on a city kept by an earlier --keep run instead of generating one.")
 def bench(learners: int, seed: int, keep: bool, db_file: Path | None) -> None:
     """Generate a synthetic city in a temp DB and time every dashboard query."""
-    from grading import migrate, synth
+    from grading.records import migrate
+    from hub_config.tools import synth
 
     tmp = Path(tempfile.mkdtemp(prefix="xuefa-bench-"))
     url = f"sqlite:///{db_file.resolve() if db_file else tmp / 'records.sqlite'}"

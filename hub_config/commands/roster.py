@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from grading import migrate
-from grading.roster import import_roster
+from grading.records import migrate
+from grading.records.roster import import_roster
 from hub_config.commands.options import data_dir_option
 
 

@@ -26,7 +26,7 @@ STOP_GRACE = 45  # seconds the hub gets to stop its servers, services and proxy
 
 def processes_of_run(run_id: str) -> list[int]:
     """Pids whose environment carries ``XUEFA_RUN_ID=run_id`` (root sees every process)."""
-    from hub_config.platform import pids_with_env
+    from hub_config.tools.platform import pids_with_env
 
     return pids_with_env(RUN_ID_VAR, run_id)
 
@@ -76,7 +76,7 @@ def print_demo_banner(port: int, ip: str) -> None:
 @data_dir_option
 def up(datadir, port: int, ip: str, demo: bool) -> None:
     """Start the platform in the foreground (启动平台); Ctrl-C stops it."""
-    from grading import migrate
+    from grading.records import migrate
 
     datadir.ensure()
     migrate.upgrade(datadir.records_db_url)

@@ -2,7 +2,7 @@
 
 ``platform`` (module scope) starts the platform exactly as an administrator's first try does
 (``xuefa up --demo``: demo roster, demo courses published, demo campaign loaded) on a free
-loopback port with a throwaway data dir (:class:`hub_config.platform.Platform`: start-up wait,
+loopback port with a throwaway data dir (:class:`hub_config.tools.platform.Platform`: start-up wait,
 the admin API token, clean stop), as the integration fixture's :class:`Hub`.
 
 ``browser`` (module scope) is Debian's ``/usr/bin/chromium`` through pip's Playwright

@@ -86,7 +86,7 @@ def answer_key(course_id: str) -> list[dict]:
     """The assessment's questions in page order, each {type, id, stem, options, points, key,
     questions (case)}; read from courses/<id>/source/module/assessment.ipynb the way
     ``xuefa course validate`` reads it."""
-    from grading.validate import read_notebook
+    from grading.content.validate import read_notebook
 
     info = read_notebook(REPO / "courses" / course_id / "source" / "module" / "assessment.ipynb")
     keys = {g.qid: g.kwargs.get("key") for g in info.grades}

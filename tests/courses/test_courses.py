@@ -13,9 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading.courses import course_dirs, load_campaign_file, load_course
-from grading.publish import nbgrader_api
-from grading.validate import (
+from grading.content.courses import course_dirs, load_campaign_file, load_course
+from grading.exchange.nbconfig import nbgrader_api
+from grading.content.validate import (
     answer_key,
     check_layout,
     check_nbgrader,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from grading.publish import publish_course
+from grading.content.publish import publish_course
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from grading.db import session_scope
-from grading.models import Assessment, Campaign, CampaignCourse, Course
-from grading.publish import PublishError, load_campaign, publish_course, upsert_course
+from grading.records.db import session_scope
+from grading.records.models import Assessment, Campaign, CampaignCourse, Course
+from grading.content.publish import PublishError, load_campaign, publish_course, upsert_course
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGN = ROOT / "courses" / "campaigns" / "xuexiyue_2026.yaml"
@@ -50,8 +50,8 @@ def test_publish_then_republish_keeps_learner_work(datadir, tmp_path):
 
 
 def test_campaign_needs_published_courses_then_loads(datadir):
-    from grading.courses import course_dirs, load_course
-    from grading.migrate import upgrade
+    from grading.content.courses import course_dirs, load_course
+    from grading.records.migrate import upgrade
 
     url = datadir.records_db_url
     upgrade(url)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from grading import accounts
-from grading.db import session_scope
-from grading.models import Audience, Credential, Learner, Role, Unit
+from grading.records import accounts
+from grading.records.db import session_scope
+from grading.records.models import Audience, Credential, Learner, Role, Unit
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from grading import backup
-from grading.datadir import DataDir
-from grading.db import get_engine, session_scope
-from grading.models import (
+from grading.records import backup
+from grading.host.datadir import DataDir
+from grading.records.db import get_engine, session_scope
+from grading.records.models import (
     Assessment, Audience, Base, Campaign, CampaignCourse, Course, Credential, GradingJob,
     ItemResult, LearningEvent, Learner, Result, Role, Unit,
 )
@@ -216,7 +216,7 @@ def test_restore_refuses_existing_or_running_without_force(datadir, records_url,
 
 def test_sqlite_backup_restores_into_postgresql(tmp_path, request, monkeypatch):
     """The archive is backend-neutral: the path from one machine to PostgreSQL."""
-    from grading import migrate
+    from grading.records import migrate
 
     if os.environ.get("XUEFA_TEST_DB", "postgresql") != "postgresql":
         pytest.skip("XUEFA_TEST_DB limits the run to SQLite")
@@ -230,7 +230,7 @@ def test_sqlite_backup_restores_into_postgresql(tmp_path, request, monkeypatch):
     backup.backup(one_machine, archive)
 
     pg_url = request.getfixturevalue("pg_url")
-    # as an operator's secret would spell it: plain postgresql:// means psycopg 3 (grading.db)
+    # as an operator's secret would spell it: plain postgresql:// means psycopg 3 (grading.records.db)
     monkeypatch.setenv("XUEFA_RECORDS_DB_URL", pg_url.replace("postgresql+psycopg://", "postgresql://"))
     backup.restore(DataDir(tmp_path / "cluster"), archive)
     assert snapshot_rows(pg_url, Base.metadata) == rows

@@ -7,8 +7,8 @@ import time
 
 import nbformat
 
-from grading import results
-from grading.bench import Service, build_course, learner_copy, submit, write_answers
+from grading.records import results
+from hub_config.tools.bench import Service, build_course, learner_copy, submit, write_answers
 
 CHINESE = range(0x4E00, 0x9FFF)
 

@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
-from grading import completion
-from grading.db import session_scope
-from grading.models import Campaign, CampaignCourse, Course, LearningEvent, Learner, Result, Unit
+from grading.records import completion
+from grading.records.db import session_scope
+from grading.records.models import Campaign, CampaignCourse, Course, LearningEvent, Learner, Result, Unit
 
 CID = "rules"
 

@@ -7,9 +7,9 @@ import time
 
 from sqlalchemy import func, select
 
-from grading.bench import KINDS, Service, build_course, expected_score, learner_copy, service_scores, submit, write_answers
-from grading.db import session_scope
-from grading.models import GradingJob, Result
+from hub_config.tools.bench import KINDS, Service, build_course, expected_score, learner_copy, service_scores, submit, write_answers
+from grading.records.db import session_scope
+from grading.records.models import GradingJob, Result
 
 N = 8
 

@@ -1,4 +1,4 @@
-"""grading.events: learners' events recorded once per client_id; own results only."""
+"""grading.records.events: learners' events recorded once per client_id; own results only."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from grading.db import session_scope
-from grading.events import BadEvent, record_event, results_for
-from grading.models import Audience, Learner, LearningEvent, Result, Role, Unit
+from grading.records.db import session_scope
+from grading.records.events import BadEvent, record_event, results_for
+from grading.records.models import Audience, Learner, LearningEvent, Result, Role, Unit
 
 
 @pytest.fixture

@@ -11,15 +11,23 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from grading import certificates, completion, exports, reports, synth
+from grading.reports import certificates
+
+from grading.records import completion
+
+from grading.reports import exports
+
+from grading.reports import queries as reports
+
+from hub_config.tools import synth
 from hub_config.cli import main
 
 TODAY = date(2026, 11, 20)
 
 
 def make_city(tmp_path_factory, learners: int):
-    from grading import migrate
-    from grading.datadir import DataDir
+    from grading.records import migrate
+    from grading.host.datadir import DataDir
 
     datadir = DataDir(tmp_path_factory.mktemp("exports") / "data").ensure()
     migrate.upgrade(datadir.records_db_url)

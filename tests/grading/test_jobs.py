@@ -7,10 +7,10 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 
-from grading import jobs
-from grading.db import session_scope
-from grading.models import Audience, GradingJob, Learner, Result, Role, Unit
-from grading.results import Graded, add_result
+from grading.records import jobs
+from grading.records.db import session_scope
+from grading.records.models import Audience, GradingJob, Learner, Result, Role, Unit
+from grading.records.results import Graded, add_result
 
 T0 = datetime(2026, 11, 1, 8, 0, 0)
 
@@ -54,7 +54,7 @@ def test_concurrent_claims_never_double_book(records_url, tmp_path):
         jobs.enqueue(records_url, "c1", "module", f"user{i:02d}", T0)
     script = tmp_path / "claimer.py"
     script.write_text(
-        "import sys\nfrom grading import jobs\nurl, name = sys.argv[1], sys.argv[2]\n"
+        "import sys\nfrom grading.records import jobs\nurl, name = sys.argv[1], sys.argv[2]\n"
         "got = []\nwhile (j := jobs.claim(url, name)) is not None:\n    got.append(j.id)\n"
         "print(' '.join(map(str, got)))\n")
     env = dict(os.environ, PYTHONPATH=os.getcwd())

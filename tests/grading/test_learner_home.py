@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from grading.courses import course_dirs, load_course
-from grading.db import session_scope
-from grading.learner_home import my_learning
-from grading.models import Audience, GradingJob, Learner, LearningEvent, Result, Role, Unit
-from grading.publish import load_campaign, upsert_course
+from grading.content.courses import course_dirs, load_course
+from grading.records.db import session_scope
+from grading.records.learner_home import my_learning
+from grading.records.models import Audience, GradingJob, Learner, LearningEvent, Result, Role, Unit
+from grading.content.publish import load_campaign, upsert_course
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGN = ROOT / "courses" / "campaigns" / "xuexiyue_2026.yaml"

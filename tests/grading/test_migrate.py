@@ -1,8 +1,8 @@
 import pytest
 from sqlalchemy import inspect
 
-from grading import migrate
-from grading.db import get_engine
+from grading.records import migrate
+from grading.records.db import get_engine
 
 
 def test_upgrade_creates_schema_and_is_idempotent(records_url):

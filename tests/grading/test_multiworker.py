@@ -3,7 +3,7 @@ every submission is graded exactly once (``FOR UPDATE SKIP LOCKED`` on PostgreSQ
 UPDATE on SQLite).
 
 The worker processes are real and separate (own interpreter, own connections), the queue and
-results are real rows written through ``grading.jobs`` and ``grading.results``; only the
+results are real rows written through ``grading.records.jobs`` and ``grading.records.results``; only the
 notebook scoring step is a deterministic stand-in, because what is under test is the queue:
 nbgrader scoring itself is tested by the grading service's own tests.
 """
@@ -24,9 +24,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from grading import jobs, migrate
-from grading.db import session_scope
-from grading.models import (
+from grading.records import jobs
+
+from grading.records import migrate
+from grading.records.db import session_scope
+from grading.records.models import (
     Assessment, Audience, Course, GradingJob, Learner, Result, Role, Unit,
 )
 
@@ -34,10 +36,10 @@ COURSE, ASSIGNMENT = "fazhi_zhengfu", "module"
 LEARNERS, PER_LEARNER, WORKERS = 100, 3, 3
 
 WORKER = textwrap.dedent('''
-    """A grading worker like grading.service.worker_main: claim, grade, finish, repeat."""
+    """A grading worker like grading.grader.service.worker_main: claim, grade, finish, repeat."""
     import hashlib, os, random, sys, time
-    from grading import jobs
-    from grading.results import Graded, add_result
+    from grading.records import jobs
+    from grading.records.results import Graded, add_result
 
     url, n, log_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     me = jobs.worker_id(n)
@@ -158,7 +160,7 @@ def test_killed_worker_job_is_requeued_and_graded_once(records_url, tmp_path):
             time.sleep(0.05)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-        # what the service does when it sees a worker exit (grading.service.requeue_dead)
+        # what the service does when it sees a worker exit (grading.grader.service.requeue_dead)
         for _ in range(50):
             requeued, exhausted = jobs.requeue_stale(records_url)
             assert not exhausted
@@ -229,10 +231,10 @@ def shared_pg_datadir(datadir, pg_cluster, pg_url, monkeypatch):
 
 @pytest.mark.slow
 def test_three_grading_services_grade_300_real_submissions_exactly_once(shared_pg_datadir):
-    """Three ``python -m grading.service --workers 1`` processes on one exchange and one
+    """Three ``python -m grading.grader.service --workers 1`` processes on one exchange and one
     PostgreSQL: all three scan the same inbound dir and enqueue concurrently, then share the
     queue; every real nbgrader submission is queued once, claimed once and graded once."""
-    from grading.bench import (
+    from hub_config.tools.bench import (
         Service, build_course, expected_score, learner_copy, submit, write_answers,
     )
 

@@ -1,5 +1,5 @@
-from grading import people
-from grading.roster import import_roster
+from grading.records import people
+from grading.records.roster import import_roster
 
 ROSTER = """账号,姓名,单位,身份,角色,手机,初始密码
 zhangsan,张三,海安市/城东镇/新城社区,干部,学员,,Init-pass-1

@@ -7,9 +7,9 @@ from datetime import date, datetime
 
 import pytest
 
-from grading import reports
-from grading.db import session_scope
-from grading.models import (
+from grading.reports import queries as reports
+from grading.records.db import session_scope
+from grading.records.models import (
     Campaign,
     CampaignCourse,
     Course,

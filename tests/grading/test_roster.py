@@ -10,10 +10,10 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from grading import accounts
-from grading.db import session_scope
-from grading.models import Learner, Result, Role, Unit, utcnow
-from grading.roster import import_roster
+from grading.records import accounts
+from grading.records.db import session_scope
+from grading.records.models import Learner, Result, Role, Unit, utcnow
+from grading.records.roster import import_roster
 
 HEADER = ["账号", "姓名", "单位", "身份", "角色", "手机", "初始密码"]
 PEOPLE = [

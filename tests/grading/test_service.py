@@ -7,10 +7,12 @@ import time
 
 import pytest
 
-from grading import bench, results
-from grading.bench import Service, build_course, learner_copy, submit, write_answers
-from grading.db import session_scope
-from grading.models import Result
+from hub_config.tools import bench
+
+from grading.records import results
+from hub_config.tools.bench import Service, build_course, learner_copy, submit, write_answers
+from grading.records.db import session_scope
+from grading.records.models import Result
 
 
 def _wait(pred, timeout=180, every=0.2):

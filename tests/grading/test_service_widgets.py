@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grading import results
-from grading.bench import Service, learner_copy, submit
-from grading.db import session_scope
-from grading.models import Audience, ItemResult, Learner, Role, Unit
+from grading.records import results
+from hub_config.tools.bench import Service, learner_copy, submit
+from grading.records.db import session_scope
+from grading.records.models import Audience, ItemResult, Learner, Role, Unit
 
 COURSE = "fazhi_zhengfu"
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def simple_keys() -> dict:
 @pytest.mark.skipif(not (REPO / "courses" / COURSE).exists(), reason="course content missing")
 def test_widgets_assessment_details_reach_the_records(datadir, records_url):
     pytest.importorskip("widgets")
-    from grading.publish import publish_course
+    from grading.content.publish import publish_course
 
     publish_course(datadir, COURSE)
     with session_scope(records_url) as s:

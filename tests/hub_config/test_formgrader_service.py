@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from traitlets.config import Config
 
-from grading import migrate
-from grading.models import Assessment, Course
+from grading.records import migrate
+from grading.records.models import Assessment, Course
 from hub_config import config as hubconfig
 from hub_config import formgrader_service as fgs
 
@@ -39,7 +39,7 @@ def test_one_formgrader_per_course_with_essays(datadir, monkeypatch):
 
 
 def test_published_courses_with_essays_count_too(datadir, records_url):
-    from grading.db import session_scope
+    from grading.records.db import session_scope
 
     with session_scope(records_url) as s:
         s.add(Course(id="tiaojie_plus", title="调解进阶", audiences=[]))

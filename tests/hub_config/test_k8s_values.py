@@ -276,7 +276,7 @@ def test_records_service_binds_all_interfaces_only_when_told(tmp_path):
 def test_hub_passes_the_bind_address_to_its_web_services(tmp_path, monkeypatch):
     """On the hub pod ``hub.extraEnv`` sets the variable for the hub; the hub does not pass its
     environment on, so the services' entries must carry it, and Voila must use it."""
-    from grading.datadir import DataDir
+    from grading.host.datadir import DataDir
     from hub_config import dashboards_service, services
 
     monkeypatch.setenv("XUEFA_SERVICE_BIND", "0.0.0.0")

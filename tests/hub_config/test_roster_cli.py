@@ -3,8 +3,8 @@
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from grading.db import session_scope
-from grading.models import Learner
+from grading.records.db import session_scope
+from grading.records.models import Learner
 from hub_config.cli import main
 from tests.conftest import free_port
 

@@ -6,7 +6,7 @@ on a free loopback port with a throwaway data dir, after importing a small roste
 (:data:`ROSTER`). It yields a :class:`Hub`:
 
 ``hub.url``            ``http://127.0.0.1:PORT`` (public proxy URL)
-``hub.datadir``        the :class:`grading.datadir.DataDir` of that platform
+``hub.datadir``        the :class:`grading.host.datadir.DataDir` of that platform
 ``hub.api_token``      the ``xuefa-cli`` admin API token (``DATA/hub/api_token``)
 ``hub.api(method, path, **kw)``  hub REST call with that token, e.g. ``hub.api("GET", "/users")``
 ``hub.login(username, password=None) -> requests.Session``
@@ -47,8 +47,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from grading.datadir import DataDir
-from hub_config.platform import VENV_BIN, Platform  # noqa: F401  (VENV_BIN: for test files)
+from grading.host.datadir import DataDir
+from hub_config.tools.platform import VENV_BIN, Platform  # noqa: F401  (VENV_BIN: for test files)
 
 REPO = Path(__file__).resolve().parents[2]
 INITIAL_PASSWORD = "Init-pass-2026"
@@ -206,8 +206,8 @@ def running_hub(root: Path, datadir: DataDir, **start):
 @pytest.fixture(scope="module")
 def hub(hub_env):
     """The real platform (``xuefa up``) with :data:`ROSTER` imported; see the module doc."""
-    from grading import migrate
-    from grading.roster import import_roster
+    from grading.records import migrate
+    from grading.records.roster import import_roster
 
     root, datadir = platform_dir("xuefa-it-")
     migrate.upgrade(datadir.records_db_url)

@@ -3,7 +3,7 @@ notebook renders with the figures the report queries give; behind a real Jupyter
 administrator gets in and a learner is refused.
 
 The hub part uses the shared ``hub`` fixture (the real ``xuefa up``); while that one cannot run
-(it needs ``grading.roster``), a minimal hub of our own checks ``service_spec``/``service_role``.
+(it needs ``grading.records.roster``), a minimal hub of our own checks ``service_spec``/``service_role``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from grading import migrate, reports, synth
-from grading.datadir import DataDir
+from grading.records import migrate
+
+from grading.reports import queries as reports
+
+from hub_config.tools import synth
+from grading.host.datadir import DataDir
 from tests.conftest import free_port
 from widgets import charts
 
@@ -162,8 +166,8 @@ def seed_campaign(url: str) -> str:
     """A campaign over the fixture's roster (learner1 is a 干部, so in scope)."""
     from datetime import date
 
-    from grading.db import session_scope
-    from grading.models import Campaign, CampaignCourse, Course
+    from grading.records.db import session_scope
+    from grading.records.models import Campaign, CampaignCourse, Course
 
     with session_scope(url) as s:
         if s.get(Course, "it_dash") is None:
@@ -202,4 +206,4 @@ def test_admin_in_learner_out(hub):
     assert "参学率" not in r.text and "仪表盘测试学习月" not in r.text
 
 
-# --- a minimal hub of our own, until the shared fixture can run (it needs grading.roster) -------
+# --- a minimal hub of our own, until the shared fixture can run (it needs grading.records.roster) -------

@@ -125,7 +125,8 @@ def _wait(pred, timeout: float = 180, every: float = 1.0):
 
 
 def test_trainer_grade_reaches_the_learner(hub, published):
-    from grading import bench, results
+    from hub_config.tools import bench
+    from grading.records import results
     from widgets.submit import write_essays
 
     # what learner1's 提交 does (nbgrader fetch + answers + essay into its cell + nbgrader submit)

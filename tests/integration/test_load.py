@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from hub_config.platform import VENV_BIN
+from hub_config.tools.platform import VENV_BIN
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from grading.courses import course_dirs, load_campaign_file, load_course
-from grading.models import Audience
-from grading.publish import load_campaign, publish_course, upsert_course
+from grading.content.courses import course_dirs, load_campaign_file, load_course
+from grading.records.models import Audience
+from grading.content.publish import load_campaign, publish_course, upsert_course
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def run_in_kernel(http_base: str, token: str, code: str) -> tuple[str, str]:
     """``code`` in a new kernel of the learner's own server (REST + websocket, as a page's)."""
     import aiohttp
 
-    from hub_config.loadtest import run_code
+    from hub_config.tools.loadtest import run_code
 
     async def go():
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http:

@@ -15,8 +15,8 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
-from grading.db import session_scope
-from grading.models import Learner, LearningEvent, Result
+from grading.records.db import session_scope
+from grading.records.models import Learner, LearningEvent, Result
 
 pytestmark = pytest.mark.integration
 

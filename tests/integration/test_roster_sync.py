@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grading import people
-from grading.db import session_scope
-from grading.models import Learner
+from grading.records import people
+from grading.records.db import session_scope
+from grading.records.models import Learner
 from hub_config.hubsync import running_hub, sync_hub
 from tests.integration.conftest import ROSTER, new_session, write_roster
 

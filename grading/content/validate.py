@@ -1,0 +1,579 @@
+"""``xuefa course validate``: check a course folder before it is published.
+
+Built like nbgrader's converters: :data:`CHECKS` is a list of small checks, each doing one
+thing to a :class:`CourseContext` and returning :class:`Problem` rows that name the file,
+the cell (1-based, as JupyterLab counts) and the field, with a zh-CN message a trainer can
+act on. Static checks read question cells with :mod:`ast` (question kwargs must be literals,
+which is also what keeps them readable); the slow checks run every notebook with nbclient and
+generate the learner version with nbgrader in a temp course.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+
+from grading.content.courses import ASSIGNMENT, CourseSpec, FormatError, load_course
+
+QUESTION_CLASSES = {
+    "SingleChoice": "single", "MultipleChoice": "multiple", "TrueFalse": "truefalse",
+    "FillBlank": "fill", "Ordering": "ordering", "CaseAnalysis": "case", "Essay": "essay",
+}
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+LAW_RE = re.compile(r"《[^》]{2,}》")
+EXEC_TIMEOUT = 180
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    cell: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f" 第{self.cell}个单元格" if self.cell else "")
+        return f"{where} [{self.field}]: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+# --- reading notebooks ----------------------------------------------------------------------
+
+_NONLITERAL = object()
+
+
+@dataclass
+class QuestionCall:
+    """One ``xf.<Question>(...)`` in a code cell, with its literal keyword arguments."""
+
+    cls: str
+    kwargs: dict[str, Any]
+    cell: int
+
+    @property
+    def type(self) -> str:
+        return QUESTION_CLASSES[self.cls]
+
+    @property
+    def id(self) -> Any:
+        return self.kwargs.get("id")
+
+
+@dataclass
+class GradeCall:
+    qid: Any
+    kwargs: dict[str, Any]
+    cell: int
+
+
+@dataclass
+class NotebookInfo:
+    name: str
+    nb: Any
+    mode: str | None = None
+    questions: list[QuestionCall] = field(default_factory=list)
+    grades: list[GradeCall] = field(default_factory=list)
+    syntax: list[Problem] = field(default_factory=list)
+
+    def grade_cells(self) -> list[tuple[int, dict, Any]]:
+        """(cell number, nbgrader metadata, cell) of every graded cell."""
+        out = []
+        for i, cell in enumerate(self.nb.cells, 1):
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                out.append((i, meta, cell))
+        return out
+
+
+def _literal(node: ast.AST) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError):
+        pass
+    if isinstance(node, ast.Call):  # a sub-question written as xf.SingleChoice(...)
+        name = _call_name(node)
+        if name in QUESTION_CLASSES:
+            d = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
+            d["type"] = QUESTION_CLASSES[name]
+            return d
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(e) for e in node.elts]
+    return _NONLITERAL
+
+
+def _call_name(node: ast.Call) -> str | None:
+    f = node.func
+    if isinstance(f, ast.Attribute):
+        return f.attr
+    if isinstance(f, ast.Name):
+        return f.id
+    return None
+
+
+def read_notebook(path: Path, name: str | None = None) -> NotebookInfo:
+    nb = nbformat.read(path, as_version=4)
+    info = NotebookInfo(name=name or path.name, nb=nb)
+    for i, cell in enumerate(nb.cells, 1):
+        if cell.cell_type != "code":
+            continue
+        src = cell.source
+        try:
+            tree = ast.parse(src)
+        except SyntaxError as e:
+            info.syntax.append(Problem(info.name, i, "source", f"Python 语法错误（第 {e.lineno} 行）：{e.msg}"))
+            continue
+        # only outermost question calls: sub-questions belong to their case
+        nested: set[int] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or id(node) in nested:
+                continue
+            name = _call_name(node)
+            if name in QUESTION_CLASSES:
+                for sub in ast.walk(node):
+                    if sub is not node:
+                        nested.add(id(sub))
+                kwargs = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
+                info.questions.append(QuestionCall(name, kwargs, i))
+            elif name == "grade":
+                args = [_literal(a) for a in node.args]
+                kwargs = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
+                for pos, kw in zip(args[1:], ("key", "explanation")):
+                    kwargs.setdefault(kw, pos)
+                info.grades.append(GradeCall(args[0] if args else kwargs.get("qid"), kwargs, i))
+            elif name == "setup":
+                for k in node.keywords:
+                    if k.arg == "mode":
+                        info.mode = _literal(k.value)
+                if info.mode is None:
+                    info.mode = "practice"
+    return info
+
+
+# --- the context the checks share -----------------------------------------------------------
+
+
+@dataclass
+class CourseContext:
+    path: Path
+    spec: CourseSpec | None = None
+    notebooks: dict[str, NotebookInfo] = field(default_factory=dict)
+    workdir: Path | None = None  # temp dir for slow checks
+
+    @property
+    def module_dir(self) -> Path:
+        return self.path / "source" / ASSIGNMENT
+
+    def rel(self, name: str) -> str:
+        return f"{self.path.name}/source/{ASSIGNMENT}/{name}"
+
+    @property
+    def assessments(self) -> list[NotebookInfo]:
+        return [n for n in self.notebooks.values() if n.mode == "assessment"]
+
+
+Check = Callable[[CourseContext], list[Problem]]
+
+
+def check_yaml(ctx: CourseContext) -> list[Problem]:
+    """course.yaml parses and fits :class:`grading.content.courses.CourseSpec`."""
+    try:
+        ctx.spec = load_course(ctx.path / "course.yaml")
+    except FormatError as e:
+        return [Problem(f"{ctx.path.name}/course.yaml", None, f, m) for f, m in e.problems]
+    return []
+
+
+def check_layout(ctx: CourseContext) -> list[Problem]:
+    """The notebooks course.yaml lists exist, and nothing unlisted hides in the module."""
+    out: list[Problem] = []
+    if not ctx.module_dir.is_dir():
+        return [Problem(f"{ctx.path.name}/source", None, "", f"缺少目录 source/{ASSIGNMENT}/")]
+    present = sorted(p.name for p in ctx.module_dir.glob("*.ipynb"))
+    listed = ctx.spec.notebooks if ctx.spec else present
+    for name in listed:
+        if name not in present:
+            out.append(Problem(f"{ctx.path.name}/course.yaml", None, "lessons",
+                               f"列出的 {name} 在 source/{ASSIGNMENT}/ 中不存在"))
+    for name in present:
+        if ctx.spec and name not in listed:
+            out.append(Problem(ctx.rel(name), None, "", "course.yaml 中没有列出这个笔记本"))
+    for name in present:
+        try:
+            info = read_notebook(ctx.module_dir / name, ctx.rel(name))
+        except Exception as e:  # not JSON, not a notebook
+            out.append(Problem(ctx.rel(name), None, "", f"不是有效的笔记本文件：{e}"))
+            continue
+        ctx.notebooks[name] = info
+        out += info.syntax
+        if info.mode is None:
+            out.append(Problem(info.name, 1, "xf.setup", "第一个代码单元格应调用 xf.setup(course=..., mode=...)"))
+    if ctx.spec:
+        a = ctx.notebooks.get(ctx.spec.assessment.file)
+        if a is not None and a.mode != "assessment":
+            out.append(Problem(a.name, 1, "mode", '结业测试笔记本的 xf.setup 应为 mode="assessment"'))
+        for lesson in ctx.spec.lessons:
+            n = ctx.notebooks.get(lesson.file)
+            if n is not None and n.mode == "assessment":
+                out.append(Problem(n.name, 1, "mode", '课程笔记本的 xf.setup 应为 mode="practice"'))
+    return out
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or v == {} or v == []
+
+
+def _build_question(q: QuestionCall, key: Any) -> str | None:
+    """Let the widgets' own data model judge options, key shape and points; zh-CN error or None."""
+    try:
+        from widgets import model
+    except ImportError:
+        return None
+    kw = {k: v for k, v in q.kwargs.items() if v is not _NONLITERAL}
+    try:
+        subs = []
+        for s in kw.get("questions") or []:
+            if not isinstance(s, dict):
+                return "案例分析题的小题应写成字典或题目类"
+            s = {k: v for k, v in s.items() if v is not _NONLITERAL}
+            subs.append(model.Question(**s))
+        model.Question(
+            type=q.type, id=kw.get("id", ""), stem=kw.get("stem", ""),
+            options=kw.get("options") or [], points=kw.get("points", 1.0), key=key,
+            questions=subs, blanks=kw.get("blanks", 1) or 1)
+    except (ValueError, TypeError) as e:
+        return str(e)
+    return None
+
+
+def _question_points(q: QuestionCall) -> float:
+    if q.type == "case":
+        return float(sum((s.get("points", 1) if isinstance(s, dict) else 1)
+                         for s in q.kwargs.get("questions") or []))
+    p = q.kwargs.get("points", 1)
+    return float(p) if isinstance(p, (int, float)) else 0.0
+
+
+def check_questions(ctx: CourseContext) -> list[Problem]:
+    """Every question has id, key, points, explanation and legal basis; ids are unique;
+    assessment keys live only in hidden autograder tests whose points match the question."""
+    out: list[Problem] = []
+    for info in ctx.notebooks.values():
+        seen: dict[str, int] = {}
+        for q in info.questions:
+            qid = q.id
+            where = f"{q.cls}.id"
+            for k, v in q.kwargs.items():
+                if v is _NONLITERAL and k != "questions":
+                    out.append(Problem(info.name, q.cell, f"{qid}.{k}", "请直接写出取值（字面量），校验器才能检查"))
+            if not isinstance(qid, str) or not re.match(r"^[a-z0-9_]+$", qid):
+                out.append(Problem(info.name, q.cell, where, f"题号 {qid!r} 缺失或不合规（小写字母、数字、下划线）"))
+                continue
+            if qid in seen:
+                out.append(Problem(info.name, q.cell, f"{qid}.id",
+                                   f"题号 {qid} 重复（第{seen[qid]}个单元格已使用）"))
+            seen.setdefault(qid, q.cell)
+            if info.mode == "assessment":
+                out += _assessment_question(info, q)
+            else:
+                out += _practice_question(info, q)
+        if info.mode == "assessment":
+            asked = {q.id for q in info.questions}
+            for cell_no, meta, cell in info.grade_cells():
+                if meta.get("grade_id") not in asked:
+                    out.append(Problem(info.name, cell_no, "grade_id",
+                                       f"评分单元格 {meta.get('grade_id')} 没有对应的题目"))
+        elif info.grade_cells():
+            cell_no = info.grade_cells()[0][0]
+            out.append(Problem(info.name, cell_no, "nbgrader", "课程（练习）笔记本中不应有评分单元格"))
+    return out
+
+
+def _practice_question(info: NotebookInfo, q: QuestionCall) -> list[Problem]:
+    out: list[Problem] = []
+    qid = q.id
+    kw = q.kwargs
+    if q.type == "case":
+        subs = [s for s in kw.get("questions") or [] if isinstance(s, dict)]
+        has_key = not _missing(kw.get("key")) or (subs and all("key" in s for s in subs if s.get("type") != "essay"))
+        key = kw.get("key")
+    else:
+        has_key = q.type == "essay" or "key" in kw and kw["key"] is not None
+        key = kw.get("key")
+    if not has_key:
+        out.append(Problem(info.name, q.cell, f"{qid}.key", "缺少标准答案 key"))
+    if q.type != "essay" and _missing(kw.get("explanation")):
+        out.append(Problem(info.name, q.cell, f"{qid}.explanation", "缺少解析 explanation"))
+    if q.type == "essay" and _missing(kw.get("rubric")):
+        out.append(Problem(info.name, q.cell, f"{qid}.rubric", "简答题缺少评分要点 rubric"))
+    out += _legal_basis(info, q.cell, qid, kw.get("legal_basis"))
+    if has_key:
+        err = _build_question(q, key if q.type != "essay" else None)
+        if err:
+            out.append(Problem(info.name, q.cell, f"{qid}.key", err))
+    return out
+
+
+def _legal_basis(info: NotebookInfo, cell: int, qid: str, lb: Any) -> list[Problem]:
+    if _missing(lb):
+        return [Problem(info.name, cell, f"{qid}.legal_basis", "缺少法律依据 legal_basis")]
+    if not LAW_RE.search(str(lb)):
+        return [Problem(info.name, cell, f"{qid}.legal_basis",
+                        "法律依据应写明法律名称（加书名号）和条款，例如《中华人民共和国行政诉讼法》第三条")]
+    return []
+
+
+def _assessment_question(info: NotebookInfo, q: QuestionCall) -> list[Problem]:
+    out: list[Problem] = []
+    qid, kw = q.id, q.kwargs
+    subs_with_key = [s for s in kw.get("questions") or [] if isinstance(s, dict) and "key" in s]
+    for leak in ("key", "explanation"):
+        if leak in kw or (leak == "key" and subs_with_key):
+            out.append(Problem(info.name, q.cell, f"{qid}.{leak}",
+                               f"结业测试的题目单元格不能写 {leak}（学员可见），请移到隐藏的评分单元格 xf.grade(...) 中"))
+    qmeta = info.nb.cells[q.cell - 1].get("metadata", {}).get("nbgrader", {})
+    if not qmeta.get("locked"):
+        out.append(Problem(info.name, q.cell, "nbgrader.locked", "结业测试的题目单元格应设为只读（locked）"))
+    want = _question_points(q)
+    cells = [(n, m, c) for n, m, c in info.grade_cells() if m.get("grade_id") == qid]
+    if not cells:
+        kind = "人工评分答案单元格（Manually graded answer）" if q.type == "essay" else "自动评分测试单元格"
+        out.append(Problem(info.name, q.cell, f"{qid}.key", f"缺少 grade_id 为 {qid} 的{kind}（标准答案）"))
+        return out
+    cell_no, meta, cell = cells[0]
+    if abs(float(meta.get("points") or 0) - want) > 1e-9:
+        out.append(Problem(info.name, cell_no, f"{qid}.points",
+                           f"评分单元格分值 {meta.get('points')} 与题目分值 {want:g} 不一致"))
+    if q.type == "essay":
+        if cell.cell_type != "markdown" or not meta.get("solution"):
+            out.append(Problem(info.name, cell_no, "nbgrader", f"简答题 {qid} 的答案单元格应为人工评分的 Markdown 答案单元格"))
+        if _missing(kw.get("rubric")):
+            out.append(Problem(info.name, q.cell, f"{qid}.rubric", "简答题缺少评分要点 rubric"))
+        out += _legal_basis(info, q.cell, qid, kw.get("legal_basis"))
+        return out
+    if meta.get("solution") or cell.cell_type != "code":
+        out.append(Problem(info.name, cell_no, "nbgrader", f"{qid} 的评分单元格应为自动评分测试单元格"))
+    if not meta.get("locked"):
+        out.append(Problem(info.name, cell_no, "nbgrader.locked", "评分单元格应设为只读（locked）"))
+    src = cell.source
+    begin, end = src.find(HIDDEN_BEGIN), src.find(HIDDEN_END)
+    outside = (src[:begin] + src[end + len(HIDDEN_END):]) if 0 <= begin < end else src
+    if begin < 0 or end < begin:
+        out.append(Problem(info.name, cell_no, f"{qid}.key",
+                           f"标准答案必须放在 {HIDDEN_BEGIN} … {HIDDEN_END} 之间，否则会发布给学员"))
+    elif outside.strip():
+        out.append(Problem(info.name, cell_no, f"{qid}.key", "隐藏区域之外不能有代码（会发布给学员）"))
+    grades = [g for g in info.grades if g.cell == cell_no and g.qid == qid]
+    if not grades:
+        out.append(Problem(info.name, cell_no, f"{qid}.key", f'评分单元格应调用 xf.grade("{qid}", key=..., explanation=...)'))
+        return out
+    g = grades[0].kwargs
+    if _missing(g.get("key")):
+        out.append(Problem(info.name, cell_no, f"{qid}.key", "缺少标准答案 key"))
+    else:
+        err = _build_question(q, g["key"])
+        if err:
+            out.append(Problem(info.name, cell_no, f"{qid}.key", err))
+    if _missing(g.get("explanation")):
+        out.append(Problem(info.name, cell_no, f"{qid}.explanation", "缺少解析 explanation"))
+    lb = g.get("legal_basis") or kw.get("legal_basis")
+    out += _legal_basis(info, q.cell, qid, lb)
+    return out
+
+
+def check_points(ctx: CourseContext) -> list[Problem]:
+    """The assessment's graded cells add up to ``points`` in course.yaml."""
+    if not ctx.spec:
+        return []
+    info = ctx.notebooks.get(ctx.spec.assessment.file)
+    if info is None:
+        return []
+    total = sum(float(m.get("points") or 0) for _, m, _ in info.grade_cells())
+    out = []
+    if abs(total - ctx.spec.points) > 1e-6:
+        out.append(Problem(f"{ctx.path.name}/course.yaml", None, "points",
+                           f"course.yaml 写的总分是 {ctx.spec.points:g}，结业测试各题分值合计 {total:g}"))
+    n = len(info.questions)
+    if n < 10:
+        out.append(Problem(info.name, None, "questions", f"结业测试至少需要 10 道题，现在只有 {n} 道"))
+    has_essay = any(q.type == "essay" for q in info.questions)
+    if has_essay != ctx.spec.assessment.manual:
+        out.append(Problem(f"{ctx.path.name}/course.yaml", None, "assessment.manual",
+                           f"结业测试{'有' if has_essay else '没有'}人工评阅的简答题，manual 应为 {str(has_essay).lower()}"))
+    return out
+
+
+def check_execute(ctx: CourseContext) -> list[Problem]:
+    """Every notebook runs top to bottom without an error (as a learner's kernel would)."""
+    from nbclient import NotebookClient
+
+    out: list[Problem] = []
+    run = _workdir(ctx) / "run"
+    if run.exists():
+        shutil.rmtree(run)
+    shutil.copytree(ctx.module_dir, run)
+    for name in sorted(ctx.notebooks):
+        nb = nbformat.read(run / name, as_version=4)
+        client = NotebookClient(nb, timeout=EXEC_TIMEOUT, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(run)}})
+        try:
+            client.execute()
+        except Exception as e:
+            out.append(Problem(ctx.rel(name), None, "执行", f"笔记本无法运行：{type(e).__name__}: {e}"))
+            continue
+        for i, cell in enumerate(nb.cells, 1):
+            for o in cell.get("outputs", []):
+                if o.get("output_type") == "error":
+                    out.append(Problem(ctx.rel(name), i, "执行", f"运行出错：{o.get('ename')}: {o.get('evalue')}"))
+    return out
+
+
+def check_nbgrader(ctx: CourseContext) -> list[Problem]:
+    """nbgrader accepts the module, and the learner version holds no keys or explanations."""
+    from grading.exchange.nbconfig import nbgrader_api
+
+    course_id = ctx.spec.id if ctx.spec else ctx.path.name
+    root = _workdir(ctx) / "nbgrader"
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(ctx.module_dir, root / "source" / ASSIGNMENT)
+    api = nbgrader_api(root, course_id, f"sqlite:///{root / 'gradebook.sqlite'}", root / "exchange")
+    res = api.generate_assignment(ASSIGNMENT, force=True, create=True)
+    if not res.get("success"):
+        tail = (res.get("error") or res.get("log") or "").strip().splitlines()[-3:]
+        return [Problem(f"{ctx.path.name}/source/{ASSIGNMENT}", None, "nbgrader",
+                        "nbgrader 无法生成学员版本：" + " / ".join(tail))]
+    return release_leaks(ctx, root / "release" / ASSIGNMENT)
+
+
+def release_leaks(ctx: CourseContext, release_dir: Path) -> list[Problem]:
+    """Keys, grading code or explanations that reached the learner version in ``release_dir``."""
+    out: list[Problem] = []
+    for info in ctx.assessments:
+        released = release_dir / Path(info.name).name
+        if not released.exists():
+            out.append(Problem(info.name, None, "nbgrader", "学员版本中缺少这个笔记本"))
+            continue
+        secrets = []
+        for g in info.grades:
+            for k in ("explanation",):
+                v = g.kwargs.get(k)
+                if isinstance(v, str) and len(v) >= 8:
+                    secrets.append((g.qid, k, v))
+                elif isinstance(v, dict):
+                    secrets += [(g.qid, k, s) for s in v.values() if isinstance(s, str) and len(s) >= 8]
+        # text the author meant learners to see: everything outside hidden-test regions
+        public = "\n".join(re.sub(re.escape(HIDDEN_BEGIN) + r".*?" + re.escape(HIDDEN_END), "", c.source, flags=re.S)
+                           for c in info.nb.cells)
+        secrets = [s for s in secrets if s[2] not in public]
+        rinfo = read_notebook(released, info.name)
+        for i, cell in enumerate(rinfo.nb.cells, 1):
+            src = cell.source
+            if HIDDEN_BEGIN in src or re.search(r"\bgrade\s*\(", src):
+                out.append(Problem(info.name, i, "release", "学员版本中仍有评分代码（标准答案会泄露）"))
+            for qid, k, v in secrets:
+                if v in src:
+                    out.append(Problem(info.name, i, f"{qid}.{k}", "学员版本中出现了解析内容（泄露）"))
+        for q in rinfo.questions:
+            if "key" in q.kwargs or "explanation" in q.kwargs:
+                out.append(Problem(info.name, q.cell, f"{q.id}.key", "学员版本的题目单元格中含有标准答案或解析（泄露）"))
+    return out
+
+
+def _workdir(ctx: CourseContext) -> Path:
+    if ctx.workdir is None:
+        ctx.workdir = Path(tempfile.mkdtemp(prefix=f"xuefa-validate-{ctx.path.name}-"))
+    return ctx.workdir
+
+
+STATIC_CHECKS: list[Check] = [check_yaml, check_layout, check_questions, check_points]
+SLOW_CHECKS: list[Check] = [check_nbgrader, check_execute]
+CHECKS: list[Check] = STATIC_CHECKS + SLOW_CHECKS
+
+
+def validate_course(path: str | Path, *, execute: bool = True, checks: list[Check] | None = None) -> list[Problem]:
+    """All problems of the course folder ``path`` (empty list: ready to publish).
+
+    ``execute=False`` skips running notebooks and nbgrader (quick authoring feedback).
+    """
+    ctx = CourseContext(path=Path(path).resolve())
+    if not ctx.path.is_dir():
+        return [Problem(str(path), None, "", "课程目录不存在")]
+    todo = checks or (CHECKS if execute else STATIC_CHECKS)
+    problems: list[Problem] = []
+    skip_slow = False
+    try:
+        for check in todo:
+            if skip_slow and check in SLOW_CHECKS:
+                continue
+            found = check(ctx)
+            problems += found
+            # running unreadable notebooks would only repeat what the static checks said
+            if check is check_layout and (not ctx.notebooks or any(p.field == "source" for p in found)):
+                skip_slow = True
+    finally:
+        if ctx.workdir is not None:
+            shutil.rmtree(ctx.workdir, ignore_errors=True)
+    return problems
+
+
+def answer_key(notebook: str | Path) -> dict[str, Any]:
+    """A fully correct answers file for an assessment notebook (from its hidden tests), in the
+    stored-answer shape ``xf.grade`` reads. Used by tests and by trainers' dry runs."""
+    info = read_notebook(Path(notebook))
+    out: dict[str, Any] = {}
+    for g in info.grades:
+        key = g.kwargs.get("key")
+        out[g.qid] = _first_variant(key)
+    return out
+
+
+def _first_variant(key: Any) -> Any:
+    if isinstance(key, dict):
+        return {k: _first_variant(v) for k, v in key.items()}
+    if isinstance(key, list):  # fill: accepted variants per blank
+        return [b[0] if isinstance(b, list) else b for b in key]
+    return key
+
+
+def validate_campaign(path: str | Path, courses_root: str | Path | None = None) -> list[Problem]:
+    """A campaign plan fits its schema and plans only existing courses for their audiences."""
+    from grading.content.courses import courses_dir, load_campaign_file
+
+    path = Path(path)
+    try:
+        spec = load_campaign_file(path)
+    except FormatError as e:
+        return [Problem(path.name, None, f, m) for f, m in e.problems]
+    root = Path(courses_root) if courses_root else courses_dir()
+    out: list[Problem] = []
+    for aud, plan in spec.plans.items():
+        for kind, ids in (("required", plan.required), ("elective", plan.elective)):
+            for cid in ids:
+                try:
+                    course = load_course(root / cid / "course.yaml")
+                except FormatError as e:
+                    out.append(Problem(path.name, None, f"plans.{aud.label}.{kind}",
+                                       f"课程 {cid} 不存在或 course.yaml 有误：{e.problems[0][1]}"))
+                    continue
+                if aud not in course.audience:
+                    out.append(Problem(path.name, None, f"plans.{aud.label}.{kind}",
+                                       f"课程 {cid} 不面向{aud.label}（course.yaml audience）"))
+    for cid in spec.hours:
+        if cid not in spec.course_ids():
+            out.append(Problem(path.name, None, f"hours.{cid}", "计划中没有这门课程"))
+    return out
+
+
+def course_context(path: str | Path) -> CourseContext:
+    """A course folder read (course.yaml and notebooks) for callers that run checks themselves."""
+    ctx = CourseContext(path=Path(path).resolve())
+    check_yaml(ctx)
+    check_layout(ctx)
+    return ctx

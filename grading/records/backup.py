@@ -1,0 +1,413 @@
+"""Backup and restore of a platform's data: records DB, every course gradebook, course dirs.
+
+An archive is a ``.tar.gz`` holding::
+
+    manifest.json              format, time, source backends, row counts per table
+    records.sqlite             consistent snapshot of the records DB
+    gradebooks/<course>.sqlite consistent snapshot of each course's nbgrader gradebook
+    files/courses/<course>/... course roots (source, release, submitted, autograded, feedback)
+    files/exchange/...         nbgrader exchange (submissions not yet collected are learners' work)
+    files/home/...             learners' homes, only with ``homes=True``
+
+Databases are always stored as SQLite, whatever they run on: a SQLite database is copied with
+the sqlite3 backup API (a consistent snapshot even while the platform writes, unlike a file
+copy); a PostgreSQL database is read table by table inside one REPEATABLE READ transaction
+(one snapshot) into a SQLite file with the same schema. So one archive format restores onto
+either backend, which is also the migration path from one machine to PostgreSQL.
+
+Each database is consistent on its own; stop the grading service first if the records DB and
+the gradebooks must match to the second.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (
+    Column, MetaData, String, Table, create_engine, func, insert, inspect, select, text,
+)
+from sqlalchemy.engine import Engine
+
+from grading.records import migrate
+from grading.host.datadir import DataDir
+from grading.records.db import get_engine, normalize_url
+
+FORMAT = 1
+GRADEBOOK_FILES = ("gradebook.sqlite", "gradebook.sqlite-wal", "gradebook.sqlite-shm")
+
+
+class RestoreRefused(Exception):
+    """Restoring would overwrite live or existing data; the message (zh-CN) says which."""
+
+
+@dataclass
+class Manifest:
+    format: int
+    created_at: str
+    records_backend: str
+    records_rows: dict[str, int]
+    gradebooks: dict[str, dict[str, int]] = field(default_factory=dict)
+    files: int = 0
+    homes: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Manifest":
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url.split("///", 1)[1])
+
+
+def _engine(url: str) -> Engine:
+    """A private engine (disposed after use), not the process-wide cached one."""
+    return create_engine(normalize_url(url))
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _records_metadata() -> MetaData:
+    from grading.records.models import Base
+
+    return Base.metadata
+
+
+def _gradebook_metadata() -> MetaData:
+    from nbgrader.api import Base
+
+    return Base.metadata
+
+
+def _sqlite_copy(src: Path, dst: Path) -> None:
+    """Whole-database copy through the sqlite3 backup API (one consistent snapshot)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    s, d = sqlite3.connect(src), sqlite3.connect(dst)
+    try:
+        s.backup(d)
+    finally:
+        d.close()
+        s.close()
+
+
+def _self_ref_order(table, rows: list[dict]) -> list[dict]:
+    """Rows of a self-referencing table (units.parent_id) ordered parents first."""
+    fks = [fk for fk in table.foreign_keys if fk.column.table is table]
+    if not fks:
+        return rows
+    col, ref = fks[0].parent.name, fks[0].column.name
+    done, ordered, pending = set(), [], rows
+    while pending:
+        ready = [r for r in pending if r[col] is None or r[col] in done]
+        if not ready:  # a cycle cannot be inserted row by row; keep the original order
+            return ordered + pending
+        ordered += ready
+        done |= {r[ref] for r in ready}
+        taken = {id(r) for r in ready}
+        pending = [r for r in pending if id(r) not in taken]
+    return ordered
+
+
+def count_rows(engine: Engine, metadata: MetaData) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in metadata.sorted_tables}
+
+
+def copy_tables(src: Engine, dst: Engine, metadata: MetaData, batch: int = 2000) -> dict[str, int]:
+    """Copy every table of ``metadata`` from ``src`` to ``dst`` (whose tables must be empty),
+    reading ``src`` in one snapshot and writing ``dst`` in one transaction."""
+    counts: dict[str, int] = {}
+    read = src.connect()
+    if src.dialect.name == "postgresql":
+        read = read.execution_options(isolation_level="REPEATABLE READ")
+    with read, read.begin(), dst.begin() as write:
+        for table in metadata.sorted_tables:
+            result = read.execute(select(table).order_by(*table.primary_key.columns))
+            rows = [dict(r._mapping) for r in result]
+            rows = _self_ref_order(table, rows)
+            for i in range(0, len(rows), batch):
+                write.execute(insert(table), rows[i:i + batch])
+            counts[table.name] = len(rows)
+        _copy_alembic_stamp(read, write)
+        if dst.dialect.name == "postgresql":
+            _reset_sequences(write, metadata)
+    return counts
+
+
+def _copy_alembic_stamp(read, write) -> None:
+    """Carry the schema revision over (gradebooks; the records DB is stamped by migrate)."""
+    if not inspect(read).has_table("alembic_version"):
+        return
+    version = read.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    table = Table("alembic_version", MetaData(), Column("version_num", String(32), nullable=False))
+    table.create(write, checkfirst=True)
+    write.execute(table.delete())
+    if version:
+        write.execute(insert(table), [{"version_num": v} for v in version])
+
+
+def _reset_sequences(conn, metadata: MetaData) -> None:
+    """Explicit ids were inserted, so move each serial sequence past them."""
+    for table in metadata.sorted_tables:
+        pk = list(table.primary_key.columns)
+        if len(pk) != 1:
+            continue  # pg_get_serial_sequence is NULL for non-serial keys (nbgrader's uuids)
+        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                           {"t": table.name, "c": pk[0].name}).scalar()
+        if seq:
+            conn.execute(text(f'SELECT setval(:s, COALESCE((SELECT MAX("{pk[0].name}") FROM '
+                              f'"{table.name}"), 0) + 1, false)'), {"s": seq})
+
+
+def clear_tables(engine: Engine, metadata: MetaData) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+def _snapshot(url: str, out: Path, metadata: MetaData, create_schema) -> dict[str, int]:
+    """Write a consistent SQLite snapshot of the database at ``url`` to ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if _is_sqlite(url) and not _sqlite_path(url).exists():
+        create_schema(_sqlite_url(out))  # a platform with no data yet backs up as empty tables
+    elif _is_sqlite(url):
+        _sqlite_copy(_sqlite_path(url), out)
+    else:
+        # the snapshot gets this code's schema: `xuefa db upgrade` before backing up an old DB
+        create_schema(_sqlite_url(out))
+        snap, src = create_engine(_sqlite_url(out)), _engine(url)
+        try:
+            clear_tables(snap, metadata)
+            copy_tables(src, snap, metadata)
+        finally:
+            snap.dispose()
+            src.dispose()
+    snap = create_engine(_sqlite_url(out))
+    try:
+        return count_rows(snap, metadata)
+    finally:
+        snap.dispose()
+
+
+def _load(snapshot: Path, url: str, metadata: MetaData, create_schema) -> dict[str, int]:
+    """Replace the contents of the database at ``url`` with ``snapshot``."""
+    if _is_sqlite(url):
+        target = _sqlite_path(url)
+        _sqlite_copy(snapshot, target)
+        engine = _engine(url)
+    else:
+        create_schema(url)
+        engine = _engine(url)
+        clear_tables(engine, metadata)
+        snap = create_engine(_sqlite_url(snapshot))
+        copy_tables(snap, engine, metadata)
+        snap.dispose()
+    try:
+        return count_rows(engine, metadata)
+    finally:
+        engine.dispose()
+
+
+def _has_gradebook(url: str) -> bool:
+    if _is_sqlite(url) and not _sqlite_path(url).exists():
+        return False
+    engine = _engine(url)
+    try:
+        return inspect(engine).has_table("course")
+    finally:
+        engine.dispose()
+
+
+def _create_gradebook(url: str) -> None:
+    # not nbgrader.api.Gradebook(): it shells out to `alembic heads` for its stamp, which
+    # copy_tables brings over from the source instead
+    engine = _engine(url)
+    try:
+        _gradebook_metadata().create_all(engine)
+    finally:
+        engine.dispose()
+
+
+# --- platform state -------------------------------------------------------------------------
+
+
+def running_pids(datadir: DataDir) -> list[int]:
+    """Live processes of this platform, from ``run/*.pid`` (and ``hub/*.pid``)."""
+    pids = []
+    for pidfile in [*datadir.run.glob("*.pid"), *datadir.hub.glob("*.pid")]:
+        try:
+            pid = int(pidfile.read_text().split()[0])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, OSError):
+            continue
+        pids.append(pid)
+    return pids
+
+
+def existing_data(datadir: DataDir) -> list[str]:
+    """What a restore would overwrite (empty list: nothing)."""
+    found = []
+    url = datadir.records_db_url
+    if not _is_sqlite(url) or _sqlite_path(url).exists():
+        try:
+            rows = sum(count_rows(get_engine(url), _records_metadata()).values())
+        except Exception:  # no schema yet: nothing to lose
+            rows = 0
+        if rows:
+            found.append(f"学习记录数据库已有 {rows} 行数据")
+    if datadir.courses.exists() and any(datadir.courses.iterdir()):
+        found.append(f"课程目录 {datadir.courses} 不为空")
+    if datadir.exchange.exists() and any(datadir.exchange.iterdir()):
+        found.append(f"作业交换目录 {datadir.exchange} 不为空")
+    return found
+
+
+# --- archive --------------------------------------------------------------------------------
+
+
+def _course_ids(datadir: DataDir) -> list[str]:
+    if not datadir.courses.exists():
+        return []
+    return sorted(p.name for p in datadir.courses.iterdir() if p.is_dir())
+
+
+def backup(datadir: DataDir, out: Path, *, homes: bool = False) -> Manifest:
+    """Write a backup archive of ``datadir`` to ``out`` and return its manifest."""
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="xuefa-backup-") as tmp:
+        tmp = Path(tmp)
+        url = datadir.records_db_url
+        records = _snapshot(url, tmp / "records.sqlite", _records_metadata(), migrate.upgrade)
+        gradebooks = {}
+        for cid in _course_ids(datadir):
+            gb_url = datadir.gradebook_url(cid)
+            if not _has_gradebook(gb_url):
+                continue
+            gradebooks[cid] = _snapshot(gb_url, tmp / "gradebooks" / f"{cid}.sqlite",
+                                        _gradebook_metadata(), _create_gradebook)
+        manifest = Manifest(format=FORMAT, created_at=datetime.now(timezone.utc).isoformat(),
+                            records_backend=get_engine(url).dialect.name, records_rows=records,
+                            gradebooks=gradebooks, homes=homes)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(out.name + ".partial")
+        with tarfile.open(partial, "w:gz") as tar:
+            tar.add(tmp / "records.sqlite", "records.sqlite")
+            if gradebooks:
+                tar.add(tmp / "gradebooks", "gradebooks")
+            trees = [("courses", datadir.courses), ("exchange", datadir.exchange)]
+            if homes:
+                trees.append(("home", datadir.homes))
+            for name, path in trees:
+                if path.exists():
+                    tar.add(path, f"files/{name}", filter=_skip_live_dbs(manifest))
+            data = json.dumps(manifest.__dict__, ensure_ascii=False, indent=1).encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size, info.mtime = len(data), int(datetime.now().timestamp())
+            tar.addfile(info, io.BytesIO(data))
+        partial.replace(out)  # never leave a truncated archive under the final name
+    return manifest
+
+
+def _skip_live_dbs(manifest: Manifest):
+    def _filter(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if Path(info.name).name in GRADEBOOK_FILES:
+            return None  # snapshotted consistently under gradebooks/
+        if info.isfile():
+            manifest.files += 1
+        return info
+
+    return _filter
+
+
+def read_manifest(archive: Path) -> Manifest:
+    with tarfile.open(archive, "r:gz") as tar:
+        return Manifest.from_json(json.load(tar.extractfile("manifest.json")))
+
+
+def _safe_member(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    # tar_filter rejects absolute paths, '..' and links leaving dest; keep the original mode
+    # (the exchange's inbound dirs must stay group/other-writable, homes keep their owners).
+    checked = tarfile.tar_filter(member, dest)
+    return checked.replace(mode=member.mode, deep=False)
+
+
+def restore(datadir: DataDir, archive: Path, *, force: bool = False) -> Manifest:
+    """Restore ``archive`` into ``datadir``.
+
+    Refuses (RestoreRefused, zh-CN message) while the platform runs or when data would be
+    overwritten, unless ``force``. Returns the manifest after checking every table's row count."""
+    archive = Path(archive)
+    manifest = read_manifest(archive)
+    if manifest.format != FORMAT:
+        raise RestoreRefused(f"不支持的备份格式 {manifest.format}（本版本支持 {FORMAT}）")
+    if not force:
+        pids = running_pids(datadir)
+        if pids:
+            raise RestoreRefused(
+                f"平台正在运行（进程 {', '.join(map(str, pids))}），恢复会覆盖正在使用的数据；"
+                "请先停止平台，或使用 --force")
+        found = existing_data(datadir)
+        if found:
+            raise RestoreRefused("目标数据目录已有数据：" + "；".join(found) + "。如确需覆盖，请使用 --force")
+    datadir.ensure()
+    with tempfile.TemporaryDirectory(prefix="xuefa-restore-") as tmp:
+        tmp = Path(tmp)
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(tmp, filter=_safe_member)
+        snapshot = tmp / "records.sqlite"
+        migrate.upgrade(_sqlite_url(snapshot))  # an older archive restores into newer code
+        url = datadir.records_db_url
+        get_engine(url).dispose()  # pooled connections must not see the old file/rows
+        rows = _load(snapshot, url, _records_metadata(), migrate.upgrade)
+        get_engine(url).dispose()
+        _check(rows, manifest.records_rows, "学习记录数据库")
+        for name, path in [("courses", datadir.courses), ("exchange", datadir.exchange),
+                           ("home", datadir.homes)]:
+            src = tmp / "files" / name
+            if not src.exists():
+                continue
+            for child in src.iterdir():
+                dest = path / child.name
+                if dest.is_dir() and not dest.is_symlink():
+                    shutil.rmtree(dest)
+                elif dest.exists() or dest.is_symlink():
+                    dest.unlink()
+                shutil.move(str(child), dest)
+        for cid, expected in manifest.gradebooks.items():
+            gb_url = datadir.gradebook_url(cid)
+            if _is_sqlite(gb_url):
+                for suffix in ("-wal", "-shm"):
+                    Path(str(_sqlite_path(gb_url)) + suffix).unlink(missing_ok=True)
+            got = _load(tmp / "gradebooks" / f"{cid}.sqlite", gb_url, _gradebook_metadata(),
+                        _create_gradebook)
+            _check(got, expected, f"课程 {cid} 的成绩库")
+    datadir.ensure()  # permissions the platform relies on (exchange 1777, reports 0700)
+    return manifest
+
+
+def _check(got: dict[str, int], expected: dict[str, int], what: str) -> None:
+    diff = {t: (n, got.get(t)) for t, n in expected.items() if got.get(t) != n}
+    if diff:
+        raise RuntimeError(f"{what}恢复后行数不符: {diff}")

@@ -1,0 +1,168 @@
+"""What a learner's 我的学习 page shows: the current campaign's modules for their audience.
+
+Records-DB queries only (the page runs in the learner's kernel and asks the records service,
+which calls :func:`my_learning` as the token's user). Status of a module follows the completion
+rules in :mod:`grading.records.completion` — mastery, not time:
+
+========  ================================================================
+未开始    no learning event, no submission for the course
+学习中    learning events (lesson opened, practice answered) but no graded attempt yet
+已提交    a submission is waiting to be graded, or its essay awaits a trainer
+已合格    the best attempt since the campaign started reaches the pass mark
+未合格    graded attempts exist and none reaches the pass mark
+========  ================================================================
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import func, select
+
+from grading.records.db import session_scope
+from grading.records.models import (
+    AUDIENCE_LABELS,
+    Campaign,
+    CampaignCourse,
+    Course,
+    GradingJob,
+    Learner,
+    LearningEvent,
+    Result,
+)
+
+NOT_STARTED, STUDYING, SUBMITTED, PASSED, FAILED = "未开始", "学习中", "已提交", "已合格", "未合格"
+ASSIGNMENT = "module"
+
+
+def current_campaign(session, today: date) -> Campaign | None:
+    """The campaign running today (the latest-starting one if several overlap), else the next
+    one to start, else the one that ended last."""
+    running = session.scalars(
+        select(Campaign).where(Campaign.start <= today, Campaign.end >= today)
+        .order_by(Campaign.start.desc(), Campaign.id)
+    ).first()
+    if running:
+        return running
+    upcoming = session.scalars(
+        select(Campaign).where(Campaign.start > today).order_by(Campaign.start, Campaign.id)
+    ).first()
+    if upcoming:
+        return upcoming
+    return session.scalars(select(Campaign).order_by(Campaign.end.desc(), Campaign.id)).first()
+
+
+def _days_left(camp: Campaign, today: date) -> int:
+    if today > camp.end:
+        return 0
+    return (camp.end - max(today, camp.start)).days + 1
+
+
+def my_learning(url: str, username: str, today: date | None = None) -> dict:
+    """The 我的学习 data of ``username`` (JSON-ready)."""
+    today = today or date.today()
+    with session_scope(url) as s:
+        learner = s.scalars(select(Learner).where(Learner.username == username)).first()
+        if learner is None or not learner.active:
+            return {"username": username, "learner": False, "campaign": None, "modules": [],
+                    "message": "名册中没有您的学习档案，请联系管理员。"}
+        out = {
+            "username": username,
+            "learner": True,
+            "name": learner.name,
+            "audience": learner.audience.value,
+            "audience_label": AUDIENCE_LABELS[learner.audience],
+            "campaign": None,
+            "modules": [],
+            "required_total": 0,
+            "required_passed": 0,
+            "credited_hours": 0.0,
+            "complete": False,
+        }
+        camp = current_campaign(s, today)
+        if camp is None:
+            out["message"] = "目前没有进行中的学习活动。"
+            return out
+        out["campaign"] = {
+            "id": camp.id, "name": camp.name, "start": camp.start.isoformat(),
+            "end": camp.end.isoformat(), "deadline": camp.end.isoformat(),
+            "pass_mark": camp.pass_mark, "days_left": _days_left(camp, today),
+            "running": camp.start <= today <= camp.end,
+        }
+        plan = s.execute(
+            select(CampaignCourse.course_id, CampaignCourse.required, Course)
+            .join(Course, Course.id == CampaignCourse.course_id)
+            .where(CampaignCourse.campaign_id == camp.id, CampaignCourse.audience == learner.audience)
+        ).all()
+        ids = [r.course_id for r in plan]
+        start_at = datetime.combine(camp.start, time.min)
+        results: dict[str, list[Result]] = {cid: [] for cid in ids}
+        for r in s.scalars(
+            select(Result).where(Result.learner_id == learner.id, Result.course_id.in_(ids),
+                                 Result.assignment == ASSIGNMENT, Result.submitted_at >= start_at)
+            .order_by(Result.submitted_at)
+        ):
+            results[r.course_id].append(r)
+        events = dict(s.execute(
+            select(LearningEvent.course_id, func.count()).where(
+                LearningEvent.learner_id == learner.id, LearningEvent.course_id.in_(ids))
+            .group_by(LearningEvent.course_id)
+        ).all())
+        pending = set(s.scalars(
+            select(GradingJob.course_id).where(
+                GradingJob.username == username, GradingJob.course_id.in_(ids),
+                GradingJob.state.in_(("queued", "running")))
+        ))
+        modules = []
+        for cid, required, course in plan:
+            m = _module(course, bool(required), results[cid], events.get(cid, 0), cid in pending,
+                        camp.pass_mark)
+            modules.append(m)
+        modules.sort(key=lambda m: (not m["required"], m["order"], m["course_id"]))
+        out["modules"] = modules
+        req = [m for m in modules if m["required"]]
+        out["required_total"] = len(req)
+        out["required_passed"] = sum(1 for m in req if m["status"] == PASSED)
+        out["credited_hours"] = round(sum(m["hours"] for m in modules if m["status"] == PASSED), 2)
+        out["complete"] = bool(req) and out["required_passed"] == len(req)
+        return out
+
+
+def _module(course: Course, required: bool, results: list[Result], n_events: int, pending: bool,
+            pass_mark: float) -> dict:
+    meta = course.meta or {}
+
+    def percent(r: Result) -> float:
+        return 100.0 * r.score / r.max_score if r.max_score else 0.0
+
+    graded = [r for r in results if r.outcome != "needs_manual"]
+    best = max(graded, key=percent, default=None)
+    passed = best is not None and percent(best) >= pass_mark
+    latest = results[-1] if results else None
+    if passed:
+        status = PASSED
+    elif pending or (latest is not None and latest.outcome == "needs_manual"):
+        status = SUBMITTED
+    elif graded:
+        status = FAILED
+    elif n_events:
+        status = STUDYING
+    else:
+        status = NOT_STARTED
+    return {
+        "course_id": course.id,
+        "title": course.title,
+        "summary": meta.get("summary", ""),
+        "required": required,
+        "hours": float(course.hours or 0),
+        "order": int(meta.get("order", 100)),
+        "lessons": [lesson.get("file") for lesson in meta.get("lessons", [])],
+        "manual": bool((meta.get("assessment") or {}).get("manual")),
+        "status": status,
+        "score": round(percent(best), 1) if best else None,
+        "points": best.score if best else None,
+        "max_score": best.max_score if best else None,
+        "attempts": len(results),
+        "graded_at": latest.graded_at.isoformat() if latest and latest.graded_at else None,
+        "feedback": bool(results),
+    }

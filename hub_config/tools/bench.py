@@ -1,0 +1,382 @@
+"""``xuefa grade bench``: the grading service against plain ``nbgrader autograde``.
+
+A synthetic course (one assessment notebook of plain nbgrader grade cells whose hidden tests
+read ``assessment.answers.json``, like the widgets' ``xf.grade`` does) gets N learner
+submissions through nbgrader's exchange: a mix of correct, partial, empty and broken ones.
+The same inbound files are graded twice, in two data dirs:
+
+* plain: what an instructor does with the stock CLI, serially: ``nbgrader collect``, then
+  ``nbgrader autograde module --student <u>`` per submission (a process and a kernel start
+  each), then ``nbgrader generate_feedback`` and ``nbgrader release_feedback``;
+* service: ``python -m grading.grader.service`` draining the burst until every Result row exists,
+  then 20 single submissions on the idle service, timed from submit to released feedback.
+
+The builders here are also what the grading tests use to make courses and submissions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grading.host.datadir import DataDir
+
+ASSIGNMENT = "module"
+KINDS = ["correct", "partial", "empty", "broken"]
+KEYS = "BADCABDCBA"
+
+GRADE_CELL = '''### BEGIN HIDDEN TESTS
+import json as _json, os as _os
+try:
+    with open("assessment.answers.json", encoding="utf-8") as _f:
+        _ans = _json.load(_f)
+except Exception:
+    _ans = {{}}
+_given = _ans.get("{qid}") if isinstance(_ans, dict) else None
+_pts = {points} if _given == "{key}" else 0.0
+from IPython.display import display as _display
+_display({{"application/vnd.xuefa.item+json": {{"id": "{qid}", "type": "single",
+          "correct": _pts > 0, "points": _pts, "max_points": {points},
+          "legal_basis": "《中华人民共和国行政处罚法》第{article}条", "explanation": "",
+          "answer": _given, "key": "{key}"}}, "text/plain": "{qid}: %g" % _pts}}, raw=True)
+_pts
+### END HIDDEN TESTS'''
+
+
+def _cell(cell_type: str, source: str, nbgrader: dict | None = None):
+    import nbformat
+
+    c = (nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell)(source)
+    if nbgrader:
+        c.metadata["nbgrader"] = {"schema_version": 3, **nbgrader}
+    return c
+
+
+def assessment_notebook(n_questions: int = 5, points: float = 2.0, essay: bool = False):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells.append(_cell("markdown", "# 结业测试\n\n请在每道题下作答，完成后点击 提交。",
+                          {"grade": False, "solution": False, "locked": True, "grade_id": "intro"}))
+    for i in range(n_questions):
+        qid = f"q{i + 1:02d}"
+        nb.cells.append(_cell("markdown", f"**{i + 1}.** 单选题（{points:g} 分）",
+                              {"grade": False, "solution": False, "locked": True, "grade_id": f"{qid}_stem"}))
+        nb.cells.append(_cell("code", GRADE_CELL.format(qid=qid, key=KEYS[i % len(KEYS)],
+                                                        points=float(points), article=i + 3),
+                              {"grade": True, "solution": False, "locked": True, "grade_id": qid,
+                               "points": points}))
+    if essay:
+        nb.cells.append(_cell("markdown", "请简述本单位依法行政的做法。",
+                              {"grade": True, "solution": True, "locked": False,
+                               "grade_id": "essay1", "points": 10, "task": False}))
+    return nb
+
+
+def build_course(datadir: DataDir, course_id: str = "bench", *, n_questions: int = 5,
+                 learners: list[str] = (), essay: bool = False, pass_mark: float = 60,
+                 policy: str = "best") -> Path:
+    """Publish a synthetic course: records rows, nbgrader source, generate + release."""
+    import nbformat
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from grading.records import migrate
+    from grading.records.db import session_scope
+    from grading.records.models import Assessment, Audience, Course, Learner, Role, Unit
+    from grading.exchange.nbconfig import venv_on_path, course_config, ensure_course
+
+    venv_on_path()
+    datadir.ensure()
+    url = datadir.records_db_url
+    migrate.upgrade(url)
+    points = 2.0
+    with session_scope(url) as s:
+        unit = s.query(Unit).filter_by(path="测试市").one_or_none()
+        if unit is None:
+            unit = Unit(path="测试市", name="测试市", level=0)
+            s.add(unit)
+            s.flush()
+        if s.get(Course, course_id) is None:
+            s.add(Course(id=course_id, title="评分基准课程", hours=1, pass_mark=pass_mark,
+                         audiences=[]))
+            s.flush()
+            s.add(Assessment(course_id=course_id, assignment=ASSIGNMENT, title="结业测试",
+                             max_score=n_questions * points + (10 if essay else 0), manual=essay,
+                             policy=policy))
+        known = {u for (u,) in s.query(Learner.username)}
+        for u in learners:
+            if u not in known:
+                s.add(Learner(username=u, name=f"学员{u}", unit_id=unit.id,
+                              audience=Audience.cadre, role=Role.learner))
+    root = ensure_course(datadir, course_id)
+    src = root / "source" / ASSIGNMENT
+    src.mkdir(parents=True, exist_ok=True)
+    nbformat.write(assessment_notebook(n_questions, points, essay), str(src / "assessment.ipynb"))
+    config = course_config(datadir, course_id)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    for step in (lambda: api.generate_assignment(ASSIGNMENT, force=True, create=True),
+                 lambda: api.release_assignment(ASSIGNMENT)):
+        res = step()
+        if not res.get("success"):
+            raise RuntimeError(res.get("error") or res.get("log"))
+    return root
+
+
+def answers_for(kind: str, n_questions: int = 5, rng: random.Random | None = None) -> dict | str | None:
+    rng = rng or random.Random(0)
+    keys = [KEYS[i % len(KEYS)] for i in range(n_questions)]
+    if kind == "correct":
+        return {f"q{i + 1:02d}": k for i, k in enumerate(keys)}
+    if kind == "partial":
+        return {f"q{i + 1:02d}": (k if i % 2 == 0 else "A" if k != "A" else "B")
+                for i, k in enumerate(keys)}
+    if kind == "empty":
+        return None
+    return "{not json"  # broken
+
+
+def expected_score(kind: str, n_questions: int = 5, points: float = 2.0) -> float:
+    if kind == "correct":
+        return n_questions * points
+    if kind == "partial":
+        return ((n_questions + 1) // 2) * points
+    return 0.0
+
+
+def learner_copy(datadir: DataDir, course_id: str, username: str) -> Path:
+    """What nbgrader fetch gives the learner: ``<home>/<course>/<assignment>/``."""
+    dest = datadir.home(username) / course_id / ASSIGNMENT
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(datadir.exchange / course_id / "outbound" / ASSIGNMENT, dest)
+    return dest
+
+
+def write_answers(nb_dir: Path, kind: str, n_questions: int = 5) -> None:
+    import nbformat
+
+    ans = answers_for(kind, n_questions)
+    f = nb_dir / "assessment.answers.json"
+    if ans is None:
+        f.unlink(missing_ok=True)
+    elif isinstance(ans, str):
+        f.write_text(ans, encoding="utf-8")
+    else:
+        f.write_text(json.dumps(ans, ensure_ascii=False), encoding="utf-8")
+    if kind == "broken":  # a learner cell that raises: nbgrader must still score the rest
+        nb = nbformat.read(str(nb_dir / "assessment.ipynb"), as_version=4)
+        nb.cells.insert(1, nbformat.v4.new_code_cell("raise RuntimeError('学员添加的错误代码')"))
+        nbformat.write(nb, str(nb_dir / "assessment.ipynb"))
+
+
+def submit(datadir: DataDir, course_id: str, username: str, nb_dir: Path | None = None) -> str:
+    """nbgrader submit, in-process, as the learner's 提交 does; returns the timestamp."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default.submit import ExchangeSubmit
+    from traitlets.config import Config
+
+    nb_dir = nb_dir or datadir.home(username) / course_id / ASSIGNMENT
+    c = Config()
+    c.Exchange.root = str(datadir.exchange)
+    c.Exchange.path_includes_course = True
+    c.Exchange.assignment_dir = str(nb_dir.parent.parent)
+    c.Exchange.cache = str(datadir.home(username) / ".nbgrader_cache")
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.assignment_id = ASSIGNMENT
+    c.CourseDirectory.student_id = username
+    coursedir = CourseDirectory(config=c)
+    sub = ExchangeSubmit(coursedir=coursedir, authenticator=Authenticator(config=c), config=c)
+    sub.start()
+    return sub.timestamp
+
+
+# --- running the two contenders -----------------------------------------------------------------
+
+class Service:
+    """``python -m grading.grader.service`` as a child process (what the hub runs)."""
+
+    def __init__(self, datadir: DataDir, *args: str, log: Path | None = None):
+        self.datadir, self.args = datadir, list(args)
+        self.log = log or datadir.logs / "grading-service.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Service":
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, XUEFA_DATA_DIR=str(self.datadir.root))
+        repo = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join([repo, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        self._fh = open(self.log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "grading.grader.service", *self.args],
+                                     env=env, stdout=self._fh, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        return self
+
+    def kill(self, sig: int = 9) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.proc:
+            try:  # workers are in the service's session: leave nothing behind
+                os.killpg(self.proc.pid, 9)
+            except ProcessLookupError:
+                pass
+        getattr(self, "_fh", None) and self._fh.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def results_count(url: str, course_id: str) -> int:
+    from sqlalchemy import func, select
+
+    from grading.records.db import session_scope
+    from grading.records.models import Result
+
+    with session_scope(url) as s:
+        return s.scalar(select(func.count()).select_from(Result).where(Result.course_id == course_id))
+
+
+def wait_results(url: str, course_id: str, n: int, timeout: float) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if results_count(url, course_id) >= n:
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    raise TimeoutError(f"only {results_count(url, course_id)}/{n} results after {timeout}s")
+
+
+def _nbgrader(root: Path, *args: str) -> None:
+    exe = str(Path(sys.executable).parent / "nbgrader")
+    subprocess.run([exe, *args], cwd=root, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL,
+                   env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"))
+
+
+def run_plain(datadir: DataDir, course_id: str, users: list[str]) -> tuple[float, dict[str, float]]:
+    """The stock CLI, serially: returns (seconds, {user: score})."""
+    from nbgrader.api import Gradebook
+
+    root = datadir.course_root(course_id)
+    t0 = time.monotonic()
+    _nbgrader(root, "collect", ASSIGNMENT)
+    for u in users:
+        _nbgrader(root, "autograde", ASSIGNMENT, "--student", u)
+    _nbgrader(root, "generate_feedback", ASSIGNMENT)
+    _nbgrader(root, "release_feedback", ASSIGNMENT)
+    secs = time.monotonic() - t0
+    scores = {}
+    with Gradebook(datadir.gradebook_url(course_id), course_id) as gb:
+        for u in users:
+            scores[u] = float(gb.find_submission(ASSIGNMENT, u).score)
+    return secs, scores
+
+
+def service_scores(url: str, course_id: str) -> dict[str, float]:
+    from sqlalchemy import select
+
+    from grading.records.db import session_scope
+    from grading.records.models import Learner, Result
+
+    with session_scope(url) as s:
+        rows = s.execute(select(Learner.username, Result.score).join(Learner, Learner.id == Result.learner_id)
+                         .where(Result.course_id == course_id).order_by(Result.attempt))
+        return {u: float(sc) for u, sc in rows}
+
+
+def feedback_released(datadir: DataDir, course_id: str) -> int:
+    d = datadir.exchange / course_id / "feedback"
+    return len(list(d.glob("*.html"))) if d.exists() else 0
+
+
+@dataclass
+class BenchReport:
+    submissions: int
+    plain_s: float
+    service_s: float
+    ratio: float
+    p50_idle_s: float
+    p95_idle_s: float
+    mismatches: int
+
+
+def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None, echo=print) -> BenchReport:
+    course = "bench"
+    users = [f"u{i:04d}" for i in range(n)]
+    kinds = {u: KINDS[i % len(KINDS)] for i, u in enumerate(users)}
+    idle_users = [f"idle{i:02d}" for i in range(tries)]
+    plain_dd = DataDir(workdir / "plain").ensure()
+    svc_dd = DataDir(workdir / "service").ensure()
+    for dd in (plain_dd, svc_dd):
+        build_course(dd, course, learners=users + idle_users)
+    echo(f"course built; submitting {n} submissions ({', '.join(KINDS)})")
+    for u in users:
+        nb_dir = learner_copy(plain_dd, course, u)
+        write_answers(nb_dir, kinds[u])
+        submit(plain_dd, course, u, nb_dir)
+    # the very same inbound files for the service
+    shutil.copytree(plain_dd.exchange / course / "inbound", svc_dd.exchange / course / "inbound",
+                    dirs_exist_ok=True)
+
+    echo("plain nbgrader (collect, autograde per submission, generate/release feedback) ...")
+    plain_s, plain = run_plain(plain_dd, course, users)
+    echo(f"  plain: {plain_s:.1f} s, {n / plain_s:.2f} submissions/s")
+
+    args = [f"--workers={workers}"] if workers else []
+    svc = Service(svc_dd, *args)
+    svc.start()
+    try:
+        service_s = wait_results(svc_dd.records_db_url, course, n, timeout=max(600, 10 * n))
+        echo(f"  service: {service_s:.1f} s, {n / service_s:.2f} submissions/s "
+             f"(includes service start-up)")
+        svc_scores = service_scores(svc_dd.records_db_url, course)
+        differ = [u for u in users if abs(svc_scores.get(u, -1) - plain[u]) > 1e-9]
+        mismatches = len(differ)
+        for u in differ:  # name them: a mismatch must be traceable to one submission
+            echo(f"  MISMATCH {u} ({kinds[u]}): plain={plain[u]} service={svc_scores.get(u)}")
+        lat = []
+        for u in idle_users:
+            nb_dir = learner_copy(svc_dd, course, u)
+            write_answers(nb_dir, "correct")
+            before = feedback_released(svc_dd, course)
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            submit(svc_dd, course, u, nb_dir)
+            while feedback_released(svc_dd, course) <= before:
+                if time.monotonic() - t0 > 60:
+                    raise TimeoutError(f"no feedback for {u}")
+                time.sleep(0.02)
+            lat.append(time.monotonic() - t0)
+        wait_results(svc_dd.records_db_url, course, n + tries, timeout=60)
+    finally:
+        svc.stop()
+    lat.sort()
+    p50 = statistics.median(lat)
+    p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+    ratio = plain_s / service_s
+    echo(f"  idle submit-to-feedback over {tries} tries: p50 {p50:.2f} s, p95 {p95:.2f} s")
+    echo(f"  throughput ratio service/plain: {ratio:.2f}x; score mismatches: {mismatches}/{n}")
+    return BenchReport(n, plain_s, service_s, ratio, p50, p95, mismatches)
