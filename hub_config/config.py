@@ -27,12 +27,12 @@ from grading.host.datadir import DataDir
 from grading.records import people
 from hub_config import roles as xroles
 from hub_config import services as xservices
+from hub_config.home import HOME_NOTEBOOK
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
-LEARNER_HOME_NOTEBOOK = "我的学习.ipynb"
 # percent-encoded: the server's redirect to default_url goes into a Location header
-LEARNER_DEFAULT_URL = "/voila/render/" + quote(LEARNER_HOME_NOTEBOOK)
+LEARNER_DEFAULT_URL = "/voila/render/" + quote(HOME_NOTEBOOK)
 TRAINER_DEFAULT_URL = "/lab"
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 8000

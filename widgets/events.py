@@ -1,7 +1,11 @@
-"""Learning-event client: evidence of learning (lesson opened, section read, practice
-answered) sent to the hub-managed ``records`` service as the learner.
+"""The records-service client of the learner's kernel, and the learning-event queue.
 
-Events are appended to a jsonl queue on disk first and posted by a daemon thread with
+:func:`records_request` is the one way widgets talk to the hub-managed ``records`` service
+(as the learner, with their ``JUPYTERHUB_API_TOKEN``): 我的学习 reads ``api/me/learning``,
+提交 reads ``api/results``, and the event queue posts ``api/events``.
+
+Learning events are evidence of learning (lesson opened, section read, practice answered).
+They are appended to a jsonl queue on disk first and posted by a daemon thread with
 retry, so the page never waits for the network and nothing is lost when the service is
 down. Each event carries a uuid ``client_id``; the service records a client_id once, so a
 re-post after a crash is harmless. Nothing here measures time on page (国办函〔2026〕12号).
@@ -19,6 +23,7 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 KINDS = ("lesson_opened", "section_read", "practice_answered")
 
@@ -48,6 +53,33 @@ def _service_url_from_hub(api: str) -> str | None:
         return info.get("url", "").rstrip("/") + "/" if info.get("url") else None
     except Exception:
         return None
+
+
+class NoRecordsService(RuntimeError):
+    """Not running on the platform: no way to find the records service."""
+
+
+def records_request(path: str, *, query: dict | None = None, body: dict | None = None,
+                    token: str | None = None, base: str | None = None, timeout: float = 10):
+    """Call ``{records}/{path}`` as the learner: GET, or POST of ``body`` as JSON. Returns the
+    decoded JSON answer (None for an empty one). Raises :class:`NoRecordsService` when there
+    is no service to ask, ``urllib.error.HTTPError`` for a non-2xx answer, ``OSError`` or
+    ``ValueError`` for the network or a garbled answer."""
+    base = base or records_url()
+    if not base:
+        raise NoRecordsService("records service URL unknown (not running on the platform)")
+    url = base + path + ("?" + urlencode(query) if query else "")
+    token = token if token is not None else os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    headers = {"Authorization": f"token {token}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+                                 headers=headers)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        raw = r.read()
+    return json.loads(raw) if raw.strip() else None
 
 
 class EventClient:
@@ -143,12 +175,9 @@ class EventClient:
     def _post(self, ev: dict) -> bool:
         body = {k: ev.get(k) for k in ("client_id", "kind", "course_id", "lesson", "item",
                                        "correct", "payload")}
-        req = urllib.request.Request(
-            self.url + "api/events", data=json.dumps(body).encode(), method="POST",
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                ok = 200 <= r.status < 300
+            records_request("api/events", body=body, token=self.token, base=self.url, timeout=10)
+            ok = True
         except urllib.error.HTTPError as e:
             # a 4xx will never succeed: drop it instead of blocking the queue forever
             ok = 400 <= e.code < 500 and e.code not in (401, 403, 404, 429)

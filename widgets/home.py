@@ -11,20 +11,20 @@ links to its first lesson rendered by Voila. There is no timer and no ranking an
 from __future__ import annotations
 
 import html
-import json
-import logging
 import os
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 import ipywidgets as W
 
-from widgets.events import records_url
+from widgets.events import NoRecordsService, records_request
+from widgets.exchange import ASSIGNMENT, exchange_app
 
-ASSIGNMENT = "module"
-STATUS_COLOURS = {"未开始": "#888", "学习中": "#1677ff", "已提交": "#d48806", "已合格": "#389e0d",
-                  "未合格": "#cf1322"}
+# The module statuses grading.records.learner_home sends (that module is their definition;
+# the kernel may not import grading, so they are spelled once more here, nowhere else).
+NOT_STARTED, STUDYING, SUBMITTED, PASSED, FAILED = "未开始", "学习中", "已提交", "已合格", "未合格"
+STATUS_COLOURS = {NOT_STARTED: "#888", STUDYING: "#1677ff", SUBMITTED: "#d48806", PASSED: "#389e0d",
+                  FAILED: "#cf1322"}
 
 
 def home_dir() -> Path:
@@ -42,14 +42,10 @@ def voila_url(*parts: str) -> str:
 
 def load_learning(timeout: float = 10) -> dict:
     """The records service's answer for the token's user; raises RuntimeError (zh-CN) on failure."""
-    base = records_url()
-    if not base:
-        raise RuntimeError("无法连接学习记录服务（不在平台环境中运行）")
-    req = urllib.request.Request(base + "api/me/learning", headers={
-        "Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.load(r)
+        return records_request("api/me/learning", timeout=timeout)
+    except NoRecordsService as e:
+        raise RuntimeError("无法连接学习记录服务（不在平台环境中运行）") from e
     except Exception as e:  # the page must say something useful, never a traceback
         raise RuntimeError(f"暂时无法读取学习记录（{type(e).__name__}），请稍后刷新页面") from e
 
@@ -59,28 +55,9 @@ def module_dir(course_id: str) -> Path:
 
 
 def _exchange(course_id: str, kind: str):
-    """An nbgrader exchange app (``FetchAssignment``, ``FetchFeedback``) for this module in the
-    learner's home, configured the way the platform runs nbgrader (exchange from the env)."""
-    from jupyter_core.paths import jupyter_config_path
-    from nbgrader.apps import NbGrader
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange import ExchangeFactory
-
-    app = NbGrader()
-    app.log.setLevel(logging.ERROR)  # "no nbgrader_config.py" is expected: config comes from here
-    app.config_file_paths.extend(jupyter_config_path())
-    app.load_config_file()
-    config = app.config
-    if os.environ.get("XUEFA_EXCHANGE"):
-        config.Exchange.root = os.environ["XUEFA_EXCHANGE"]
-    config.Exchange.assignment_dir = str(home_dir())
-    config.Exchange.path_includes_course = True
-    config.CourseDirectory.course_id = course_id
-    config.CourseDirectory.assignment_id = ASSIGNMENT
-    coursedir = CourseDirectory(config=config)
-    factory = getattr(ExchangeFactory(config=config), kind)
-    return factory(coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
+    """nbgrader's ``kind`` exchange app for this module in the learner's home."""
+    return exchange_app(kind, course=course_id, assignment=ASSIGNMENT, assignment_dir=home_dir(),
+                        path_includes_course=True, quiet=True)
 
 
 def fetch_module(course_id: str) -> Path:
@@ -151,9 +128,9 @@ class ModuleCard(W.VBox):
 
     @property
     def status(self) -> str:
-        s = self.module.get("status", "未开始")
-        if s == "未开始" and module_dir(self.cid).is_dir():
-            return "学习中"  # fetched: studying even before the first event arrives
+        s = self.module.get("status", NOT_STARTED)
+        if s == NOT_STARTED and module_dir(self.cid).is_dir():
+            return STUDYING  # fetched: studying even before the first event arrives
         return s
 
     def render(self) -> None:
@@ -185,7 +162,7 @@ class ModuleCard(W.VBox):
             label = "继续学习（第1课）" if i == 1 else f"第{i}课"
             links.append(f"<a href='{voila_url(self.cid, ASSIGNMENT, lesson)}' target='_self'>{label}</a>")
         links.append(f"<a href='{voila_url(self.cid, ASSIGNMENT, 'assessment.ipynb')}' target='_self'>结业测试</a>")
-        if self.module.get("feedback") or self.module.get("status") in ("已合格", "未合格", "已提交"):
+        if self.module.get("feedback") or self.module.get("status") in (PASSED, FAILED, SUBMITTED):
             links.append(f"<a href='{voila_url(self.cid, ASSIGNMENT, 'assessment.ipynb')}' target='_self'>"
                          "查看成绩与解析</a>")
             for fb in fetch_feedback(self.cid)[:1]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from widgets.answers import AnswerStore, answers_path, find_notebook
+from widgets.exchange import ASSIGNMENT
 from widgets.identity import learner_name
 
 MODES = ("practice", "assessment")
@@ -21,7 +22,7 @@ MODES = ("practice", "assessment")
 @dataclass
 class Session:
     course: str = ""
-    assignment: str = "module"
+    assignment: str = ASSIGNMENT
     mode: str = "practice"
     notebook: Path | None = None
     username: str = field(default_factory=learner_name)
@@ -102,7 +103,7 @@ def current() -> Session:
 
 def setup(
     course: str = "",
-    assignment: str = "module",
+    assignment: str = ASSIGNMENT,
     mode: str = "practice",
     *,
     notebook: str | os.PathLike | None = None,

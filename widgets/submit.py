@@ -15,16 +15,15 @@ import json
 import os
 import threading
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlencode
 
 import ipywidgets as W
 import nbformat
 
 from widgets.answers import atomic_write_json
-from widgets.events import records_url
+from widgets.events import records_request
+from widgets.exchange import exchange_app
 from widgets.session import Session, current
 
 
@@ -57,31 +56,12 @@ def _layout(nb_dir: Path, course: str, assignment: str) -> tuple[Path, bool]:
 
 def nbgrader_submit(session: Session) -> dict:
     """Run nbgrader submit for ``session``; returns {timestamp, files}. Raises on failure."""
-    from nbgrader.apps import NbGrader
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange import ExchangeFactory
-    from jupyter_core.paths import jupyter_config_path
-
     nb_path = session.notebook_path()
     nb_dir = nb_path.parent
     assignment_dir, includes_course = _layout(nb_dir, session.course, session.assignment)
-    app = NbGrader()
-    app.config_file_paths.extend(jupyter_config_path() + [str(nb_dir)])
-    app.load_config_file()
-    config = app.config
-    if os.environ.get("XUEFA_EXCHANGE"):
-        config.Exchange.root = os.environ["XUEFA_EXCHANGE"]
-    config.Exchange.assignment_dir = str(assignment_dir)
-    config.Exchange.path_includes_course = includes_course
-    config.CourseDirectory.course_id = session.course
-    config.CourseDirectory.assignment_id = session.assignment
-    # the roster 账号, not the unix user "xf-<账号>"
-    config.CourseDirectory.student_id = session.username
-    coursedir = CourseDirectory(config=config)
-    auth = Authenticator(config=config)
-    sub = ExchangeFactory(config=config).Submit(coursedir=coursedir, authenticator=auth,
-                                                config=config)
+    sub = exchange_app("Submit", course=session.course, assignment=session.assignment,
+                       assignment_dir=assignment_dir, path_includes_course=includes_course,
+                       student_id=session.username, config_dirs=[str(nb_dir)])
     sub.start()
     files = sorted(str(p.relative_to(nb_dir)) for p in nb_dir.rglob("*")
                    if p.is_file() and ".ipynb_checkpoints" not in p.parts)
@@ -90,16 +70,10 @@ def nbgrader_submit(session: Session) -> dict:
 
 def fetch_results(session: Session, timeout: float = 10) -> list[dict] | None:
     """Released results of this learner for the session's assignment (None: unreachable)."""
-    base = records_url()
-    if not base:
-        return None
-    q = urlencode({"course": session.course, "assignment": session.assignment})
-    req = urllib.request.Request(
-        f"{base}api/results?{q}",
-        headers={"Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.load(r).get("results", [])
+        answer = records_request("api/results", timeout=timeout,
+                                 query={"course": session.course, "assignment": session.assignment})
+        return answer.get("results", [])
     except Exception:
         return None
 

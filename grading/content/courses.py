@@ -15,11 +15,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from grading.records.learner_home import ASSIGNMENT  # noqa: F401 (re-exported: content names it)
 from grading.records.models import AUDIENCE_LABELS, Audience
 
 ID_RE = r"^[a-z][a-z0-9_]{1,63}$"
 USERNAME_RE = r"^[a-z][a-z0-9_]{2,19}$"
-ASSIGNMENT = "module"  # every course has one nbgrader assignment of this name
 
 # Trainers write audiences in Chinese or as codes; both mean the same thing.
 _AUDIENCE_BY_LABEL = {label: aud for aud, label in AUDIENCE_LABELS.items()}
