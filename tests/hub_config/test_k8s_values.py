@@ -299,7 +299,7 @@ def test_database_url_examples_name_psycopg3():
     import re
 
     root = Path(__file__).parents[2]
-    for path in (K8S / "README.md", K8S / "values.yaml", root / "grading" / "datadir.py"):
+    for path in (K8S / "README.md", K8S / "values.yaml", root / "grading" / "host" / "datadir.py"):
         text = path.read_text(encoding="utf-8")
         urls = re.findall(r"postgres(?:ql)?(?:\+\w+)?://", text)
         assert urls, path
