@@ -9,9 +9,12 @@ them without starting a hub. It reads its environment:
 ``XUEFA_PORT``       public port (default ``8000``)
 ``XUEFA_DISABLE_SERVICES``  comma-separated managed services to leave out
 
-Two start-up side effects happen here because they belong to "this hub run": a fresh
-``xuefa-cli`` API token in ``DATA/hub/api_token`` (0600) and the zh-CN JupyterLab settings
-override in the venv.
+It writes nothing: what belongs to "this hub run" (a fresh ``xuefa-cli`` API token, the hub
+URL for the CLI, the zh-CN JupyterLab settings override) is written by ``xuefa up`` before the
+hub starts (:func:`hub_config.commands.up.prepare_run`); the token is only read here.
+
+:func:`load_operator_config` runs the operator's own ``DATA/jupyterhub_config.d/*.py`` after
+the packaged settings (``hub_config/jupyterhub_config.py`` calls both).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def configure_network(c) -> None:
 def configure_state(c, datadir: DataDir) -> None:
     c.JupyterHub.db_url = datadir.hub_db_url
     c.JupyterHub.cookie_secret_file = str(datadir.cookie_secret)
-    c.JupyterHub.pid_file = str(datadir.run / "jupyterhub.pid")
+    c.JupyterHub.pid_file = str(datadir.hub_pid_file)
     c.JupyterHub.cleanup_servers = True
     c.JupyterHub.cleanup_proxy = True
 
@@ -130,28 +133,45 @@ def configure_groups(c, datadir: DataDir) -> None:
     c.JupyterHub.load_groups = hub_groups(datadir)
 
 
-def apply_config(c, datadir: DataDir | None = None, *, side_effects: bool = True) -> DataDir:
-    """Set every xuefa JupyterHub setting on ``c``; returns the data dir used."""
+def apply_config(c, datadir: DataDir | None = None) -> DataDir:
+    """Set every xuefa JupyterHub setting on ``c``; returns the data dir used. Writes nothing."""
     datadir = datadir or DataDir.from_env()
-    api_token = None
-    if side_effects:
-        from hub_config.spawner import ensure_lab_locale
-
-        api_token = xservices.ensure_api_token(datadir)
-        # where `xuefa roster import` finds this hub's REST API (through the public proxy)
-        host = os.environ.get("XUEFA_IP", DEFAULT_IP)
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        (datadir.hub / "hub_url").write_text(
-            f"http://{host}:{int(os.environ.get('XUEFA_PORT', DEFAULT_PORT))}/hub/api")
-        try:
-            ensure_lab_locale()
-        except OSError as exc:  # a read-only venv keeps JupyterLab in English, nothing worse
-            log.warning("could not write the zh-CN JupyterLab override: %s", exc)
     configure_network(c)
     configure_state(c, datadir)
     configure_auth(c, datadir)
     configure_spawner(c, datadir)
     configure_templates(c)
-    configure_services(c, datadir, api_token)
+    # no token file (a bare `jupyterhub -f`): the hub runs without the CLI's service
+    configure_services(c, datadir, xservices.read_api_token(datadir))
     configure_groups(c, datadir)
     return datadir
+
+
+def operator_config_files(datadir: DataDir) -> list[Path]:
+    """``DATA/jupyterhub_config.d/*.py`` in name order, skipping (with a warning) any file the
+    hub's own user does not own or that others may write: its code runs as root."""
+    if not datadir.config_d.is_dir():
+        return []
+    files = []
+    for path in sorted(datadir.config_d.glob("*.py")):
+        st = path.stat()
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            log.warning("skipping %s: it must belong to uid %d and be writable by it alone",
+                        path, os.geteuid())
+            continue
+        files.append(path)
+    return files
+
+
+def load_operator_config(c, datadir: DataDir) -> list[Path]:
+    """Run the operator's ``jupyterhub_config.d/*.py`` on the same ``c`` (like Zero to
+    JupyterHub's ``hub.extraConfig``), so they can change or extend the packaged settings,
+    e.g. switch to single sign-on. An error in one stops the hub: better than a half-configured
+    login. Returns the files run."""
+    files = operator_config_files(datadir)
+    for path in files:
+        code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        exec(code, {"c": c, "get_config": lambda: c, "__file__": str(path),  # noqa: S102
+                    "__name__": "jupyterhub_config_d"})
+        log.info("loaded %s", path)
+    return files

@@ -53,7 +53,7 @@ class HubAPI:
 
 def running_hub(datadir: DataDir) -> tuple[str, str] | None:
     """(api_url, token) of the hub running on this data dir, or None when none answers."""
-    token_file, url_file = datadir.hub / "api_token", datadir.hub / "hub_url"
+    token_file, url_file = datadir.api_token_file, datadir.hub_url_file
     if not (token_file.exists() and url_file.exists()):
         return None
     url, token = url_file.read_text().strip(), token_file.read_text().strip()

@@ -17,7 +17,6 @@ permission model (every pod would otherwise be uid 1000 and could read every sub
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from typing import Any
 from traitlets.config import Config
 
 from grading.host.datadir import DataDir
+from hub_config.config import apply_config
+from hub_config.services import ensure_api_token
 
 SPAWNER = "kubespawner.KubeSpawner"
 
@@ -57,21 +58,24 @@ DEFAULT_PROFILES = {
 }
 
 
-def platform_config(datadir: DataDir, *, side_effects: bool = True) -> Config:
-    """The one-machine platform config (``hub_config.config.apply_config``) as a fresh Config.
-
-    Empty when the hub area's module is not installed yet, so the chart still starts."""
+def platform_config(datadir: DataDir) -> Config:
+    """The one-machine platform config (``hub_config.config.apply_config``) as a fresh Config."""
     cfg = Config()
-    try:
-        from hub_config.config import apply_config
-    except ImportError:
-        return cfg
     # the chart runs its own culler (values `cull`); a second one would race it
     off = {s for s in os.environ.get("XUEFA_DISABLE_SERVICES", "").split(",") if s}
     os.environ["XUEFA_DISABLE_SERVICES"] = ",".join(sorted(off | {"idle-culler"}))
-    kwargs = {"side_effects": side_effects} if "side_effects" in inspect.signature(apply_config).parameters else {}
-    apply_config(cfg, datadir, **kwargs)
+    apply_config(cfg, datadir)
     return cfg
+
+
+def prepare_run(datadir: DataDir, hub_port: int) -> None:
+    """The hub pod's counterpart of ``xuefa up``'s start-up writes (there is no ``xuefa up`` on
+    Kubernetes: the chart starts the hub): a fresh ``xuefa-cli`` token, and the hub URL for
+    ``xuefa roster import`` in the hub pod, which talks to the hub directly, not via the proxy
+    pod. The zh-CN JupyterLab override is baked into the image (k8s/README.md)."""
+    datadir.hub.mkdir(parents=True, exist_ok=True)
+    ensure_api_token(datadir)
+    datadir.hub_url_file.write_text(f"http://127.0.0.1:{hub_port}/hub/api")
 
 
 def _owned(section: str, key: str) -> bool:
@@ -157,17 +161,18 @@ def publish_services(c: Config, host: str, ports: dict[str, int]) -> None:
         service["environment"] = env
 
 
-def apply_k8s(c: Config, values: dict[str, Any] | None = None, *,
-              side_effects: bool = True) -> Config:
-    """Apply the platform to the chart-built config ``c``; ``values`` is ``custom.xuefa``."""
+def apply_k8s(c: Config, values: dict[str, Any] | None = None, *, prepare: bool = True) -> Config:
+    """Apply the platform to the chart-built config ``c``; ``values`` is ``custom.xuefa``.
+
+    ``prepare`` first writes this run's token and hub URL (:func:`prepare_run`): the chart's
+    config file is the hub pod's only start-up hook. ``prepare=False`` only computes."""
     values = values or {}
     data_dir = values.get("dataDir", "/srv/xuefa")
     os.environ.setdefault("XUEFA_DATA_DIR", data_dir)  # `kubectl exec ... xuefa` finds it too
     datadir = DataDir(Path(data_dir))
-    merge_platform(c, platform_config(datadir, side_effects=side_effects))
-    if side_effects and datadir.hub.is_dir():
-        # `xuefa roster import` in the hub pod talks to the hub directly, not via the proxy pod
-        (datadir.hub / "hub_url").write_text(f"http://127.0.0.1:{values.get('hubPort', 8081)}/hub/api")
+    if prepare:
+        prepare_run(datadir, int(values.get("hubPort", 8081)))
+    merge_platform(c, platform_config(datadir))
 
     c.JupyterHub.spawner_class = SPAWNER
     c.KubeSpawner.profile_list = profiles_for(values)

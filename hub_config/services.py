@@ -26,14 +26,12 @@ import os
 import secrets
 import socket
 import sys
-from pathlib import Path
 
 from grading.host.datadir import DataDir
 from hub_config import dashboards_service, formgrader_service
 
 IDLE_TIMEOUT = 3600
 CLI_SERVICE = "xuefa-cli"
-API_TOKEN_FILE = "api_token"
 
 # name -> (module run with ``python -m``, needs an URL of its own)
 MANAGED = {
@@ -57,16 +55,13 @@ def disabled() -> set[str]:
     return {s.strip() for s in os.environ.get("XUEFA_DISABLE_SERVICES", "").split(",") if s.strip()}
 
 
-def api_token_path(datadir: DataDir) -> Path:
-    return datadir.hub / API_TOKEN_FILE
-
-
 def ensure_api_token(datadir: DataDir) -> str:
     """A fresh random admin API token for this hub run, readable by root (the CLI) only.
 
-    Written at every start, so a token copied from an old run stops working."""
+    Written by ``xuefa up`` before every start (the hub's config only reads it), so a token
+    copied from an old run stops working."""
     datadir.hub.mkdir(parents=True, exist_ok=True)
-    path = api_token_path(datadir)
+    path = datadir.api_token_file
     token = secrets.token_hex(32)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -79,7 +74,7 @@ def ensure_api_token(datadir: DataDir) -> str:
 
 def read_api_token(datadir: DataDir) -> str | None:
     """The running hub's ``xuefa-cli`` token (None when no hub was started on this data dir)."""
-    path = api_token_path(datadir)
+    path = datadir.api_token_file
     return path.read_text().strip() if path.exists() else None
 
 

@@ -4,7 +4,10 @@ Everything a platform keeps lives under one directory, so several platforms can 
 side by side and a backup is one tree::
 
     DATA/
-      hub/            jupyterhub.sqlite, cookie secret, hub logs
+      hub/            jupyterhub.sqlite, cookie secret, this run's CLI token (api_token)
+                      and the hub API URL the CLI uses (hub_url), mode 0700
+      jupyterhub_config.d/  the operator's own hub settings (*.py, loaded by ``xuefa up``
+                      after the packaged config), mode 0700
       records.sqlite  learning records (units, learners, events, results)
       courses/<id>/   nbgrader course root (source/ release/ submitted/ autograded/
                       feedback/ gradebook.sqlite nbgrader_config.py)
@@ -57,6 +60,26 @@ class DataDir:
     def cookie_secret(self) -> Path:
         return self.hub / "jupyterhub_cookie_secret"
 
+    @property
+    def api_token_file(self) -> Path:
+        """The ``xuefa-cli`` service token of the running hub (root only)."""
+        return self.hub / "api_token"
+
+    @property
+    def hub_url_file(self) -> Path:
+        """The hub REST API URL ``xuefa`` commands on this machine talk to."""
+        return self.hub / "hub_url"
+
+    @property
+    def hub_pid_file(self) -> Path:
+        return self.run / "jupyterhub.pid"
+
+    @property
+    def config_d(self) -> Path:
+        """``jupyterhub_config.d/``: the operator's settings (e.g. single sign-on), kept out of
+        the packaged config so an upgrade never overwrites them."""
+        return self.root / "jupyterhub_config.d"
+
     # --- records -------------------------------------------------------------
     @property
     def records_db_url(self) -> str:
@@ -106,6 +129,9 @@ class DataDir:
         for d in (self.root, self.hub, self.courses, self.homes, self.logs, self.run):
             d.mkdir(parents=True, exist_ok=True)
         self.hub.chmod(0o700)
+        # root runs these files inside the hub: nobody else may write (or read: SSO secrets)
+        self.config_d.mkdir(parents=True, exist_ok=True)
+        self.config_d.chmod(0o700)
         self.reports.mkdir(parents=True, exist_ok=True)
         self.reports.chmod(0o700)
         # nbgrader's exchange must be world-writable with the sticky bit, like /tmp:

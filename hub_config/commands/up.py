@@ -55,6 +55,22 @@ def stop_run(run_id: str, grace: float = 10.0) -> dict[int, str]:
     return found
 
 
+def prepare_run(datadir, ip: str, port: int) -> None:
+    """What this hub run needs on disk before the hub reads its config (which writes nothing):
+    a fresh ``xuefa-cli`` API token, the hub API URL ``xuefa roster import`` uses (through the
+    public proxy), and JupyterLab's zh-CN settings override in the venv."""
+    from hub_config.services import ensure_api_token
+    from hub_config.spawner import ensure_lab_locale
+
+    ensure_api_token(datadir)
+    host = "127.0.0.1" if ip in ("0.0.0.0", "") else ip
+    datadir.hub_url_file.write_text(f"http://{host}:{port}/hub/api")
+    try:
+        ensure_lab_locale()
+    except OSError as exc:  # a read-only venv keeps JupyterLab in English, nothing worse
+        click.echo(f"could not write the zh-CN JupyterLab override: {exc}", err=True)
+
+
 def print_demo_banner(port: int, ip: str) -> None:
     from hub_config import demo
 
@@ -91,6 +107,9 @@ def up(datadir, port: int, ip: str, demo: bool) -> None:
                     "not isolated from each other (警告：未以 root 运行，学员之间没有隔离).",
                     fg="red", err=True)
 
+    prepare_run(datadir, ip, port)
+    if any(datadir.config_d.glob("*.py")):
+        click.echo(f"operator settings: {datadir.config_d}/*.py")
     run_id = uuid.uuid4().hex
     bindir = Path(sys.executable).parent
     env = dict(os.environ, XUEFA_DATA_DIR=str(datadir.root), XUEFA_PORT=str(port), XUEFA_IP=ip,

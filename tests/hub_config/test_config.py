@@ -12,6 +12,7 @@ from traitlets.config import Config
 
 from hub_config import config as hubconfig
 from hub_config import roles, services
+from hub_config.commands.up import prepare_run
 from hub_config.spawner import LAB_LOCALE_PLUGIN, ensure_lab_locale
 
 
@@ -21,9 +22,73 @@ def applied(datadir, monkeypatch):
     monkeypatch.setenv("XUEFA_PORT", "18123")
     monkeypatch.setenv("XUEFA_IP", "127.0.0.2")
     monkeypatch.delenv("XUEFA_DISABLE_SERVICES", raising=False)
+    prepare_run(datadir, "127.0.0.2", 18123)  # what `xuefa up` does before the hub starts
     c = Config()
     hubconfig.apply_config(c)
     return c
+
+
+def _tree(root: Path) -> dict:
+    # SQLite's WAL/shm files appear on any read of a WAL database: the engine's, not ours
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_mode)
+            for p in root.rglob("*") if not p.name.endswith(("-wal", "-shm"))}
+
+
+def test_apply_config_writes_nothing(datadir, monkeypatch):
+    from grading.records import migrate
+
+    monkeypatch.delenv("XUEFA_DISABLE_SERVICES", raising=False)
+    monkeypatch.delenv("XUEFA_RECORDS_DB_URL", raising=False)
+    migrate.upgrade(datadir.records_db_url)  # `xuefa up` migrates before the hub starts
+    before = _tree(datadir.root)
+    c = Config()
+    hubconfig.apply_config(c, datadir)
+    assert _tree(datadir.root) == before
+    # no `xuefa up` wrote a token: the hub runs without the CLI's service
+    assert "xuefa-cli" not in {s["name"] for s in c.JupyterHub.services}
+
+
+def test_up_writes_token_and_hub_url_before_the_hub_starts(datadir):
+    prepare_run(datadir, "0.0.0.0", 18124)
+    assert datadir.hub_url_file.read_text() == "http://127.0.0.1:18124/hub/api"
+    first = datadir.api_token_file.read_text()
+    assert stat.S_IMODE(datadir.api_token_file.stat().st_mode) == 0o600
+    prepare_run(datadir, "0.0.0.0", 18124)
+    assert datadir.api_token_file.read_text() != first  # a fresh token every run
+
+
+def test_operator_settings_from_config_d(datadir, monkeypatch):
+    """DATA/jupyterhub_config.d/*.py run after the packaged settings, on the same ``c``, in
+    name order; a file others could write is skipped (it would run as root)."""
+    monkeypatch.delenv("XUEFA_DISABLE_SERVICES", raising=False)
+    assert stat.S_IMODE(datadir.config_d.stat().st_mode) == 0o700
+    (datadir.config_d / "20-sso.py").write_text(
+        'c.JupyterHub.authenticator_class = "generic-oauth"\n'
+        'c.JupyterHub.template_vars["order"] += ["20"]\n', encoding="utf-8")
+    (datadir.config_d / "10-first.py").write_text(
+        'c.JupyterHub.template_vars["order"] = ["10"]\n', encoding="utf-8")
+    loose = datadir.config_d / "30-loose.py"
+    loose.write_text('c.JupyterHub.authenticator_class = "dummy"\n', encoding="utf-8")
+    loose.chmod(0o666)
+    (datadir.config_d / "notes.txt").write_text("not python", encoding="utf-8")
+    c = Config()
+    ran = hubconfig.load_operator_config(c, hubconfig.apply_config(c, datadir))
+    assert [p.name for p in ran] == ["10-first.py", "20-sso.py"]
+    assert c.JupyterHub.authenticator_class == "generic-oauth"
+    assert c.JupyterHub.template_vars["order"] == ["10", "20"]
+    assert c.JupyterHub.template_vars["platform_name"]  # packaged settings kept
+
+
+def test_packaged_config_file_loads_config_d(datadir, monkeypatch):
+    """The file `xuefa up` gives jupyterhub (-f) loads the operator's directory too."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("XUEFA_DATA_DIR", str(datadir.root))
+    (datadir.config_d / "sso.py").write_text('c.JupyterHub.authenticator_class = "generic-oauth"\n')
+    path = Path(hubconfig.__file__).with_name("jupyterhub_config.py")
+    cfg = PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    assert cfg.JupyterHub.authenticator_class == "generic-oauth"
+    assert cfg.XuefaSpawner.data_dir == str(datadir.root)
 
 
 def test_network_from_env(applied):
@@ -75,7 +140,7 @@ def test_services_and_roles(applied, datadir):
         assert by_name[name]["url"].startswith("http://127.0.0.1:")
     assert by_name["records"]["command"][-2:] == ["-m", "hub_config.records_service"]
     # the CLI token is this run's, written 0600 where `xuefa roster import` finds it
-    token_file = datadir.hub / "api_token"
+    token_file = datadir.api_token_file
     assert by_name["xuefa-cli"]["api_token"] == token_file.read_text()
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     role_by_name = {r["name"]: r for r in c.JupyterHub.load_roles}

@@ -15,7 +15,7 @@ def _apply(datadir, monkeypatch, disabled: str = "") -> Config:
     monkeypatch.setenv("XUEFA_DATA_DIR", str(datadir.root))
     monkeypatch.setenv("XUEFA_DISABLE_SERVICES", disabled)
     c = Config()
-    hubconfig.apply_config(c, datadir, side_effects=False)
+    hubconfig.apply_config(c, datadir)
     return c
 
 
