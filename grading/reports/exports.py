@@ -2,7 +2,8 @@
 未完成名单 / 每日进度) and a CSV of the by-unit table.
 
 Every number comes from :mod:`grading.reports.queries`, the same calls the dashboards make, so a
-workbook and the dashboard opened at the same moment agree cell for cell.
+workbook and the dashboard opened at the same moment agree cell for cell. Every cell goes through
+:mod:`grading.records.sheets`: names and units typed by clerks come out as text, never formulas.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from grading.records.sheets import csv_text, set_cell
 from grading.reports import queries as reports
 
 SHEET_SUMMARY = "汇总"
@@ -40,7 +42,7 @@ def _frames(url: str, campaign_id: str, today: date | None = None):
 def _write_table(ws, df: pd.DataFrame, start_row: int = 1) -> None:
     cols = list(df.columns)
     for j, col in enumerate(cols, start=1):
-        cell = ws.cell(row=start_row, column=j, value=reports.LABELS.get(col, col))
+        cell = set_cell(ws, start_row, j, reports.LABELS.get(col, col))
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(horizontal="center")
@@ -50,7 +52,7 @@ def _write_table(ws, df: pd.DataFrame, start_row: int = 1) -> None:
                 value = None
             elif hasattr(value, "item"):  # numpy scalars
                 value = value.item()
-            cell = ws.cell(row=i, column=j, value=value)
+            cell = set_cell(ws, i, j, value)
             if col in _RATE_COLS:
                 cell.number_format = "0.00%"
             elif isinstance(value, datetime):
@@ -70,16 +72,15 @@ def workbook(url: str, campaign_id: str, *, today: date | None = None) -> Workbo
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET_SUMMARY
-    ws["A1"] = f"{ov.campaign} 学习情况汇总"
-    ws["A1"].font = Font(bold=True, size=14)
-    ws["A2"] = f"统计时间：{datetime.now():%Y-%m-%d %H:%M}（以通过考核为准，不统计在线时长）"
+    set_cell(ws, 1, 1, f"{ov.campaign} 学习情况汇总").font = Font(bold=True, size=14)
+    set_cell(ws, 2, 1, f"统计时间：{datetime.now():%Y-%m-%d %H:%M}（以通过考核为准，不统计在线时长）")
     summary = ov.to_frame()
-    ws.cell(row=4, column=1, value="指标").font = Font(bold=True)
-    ws.cell(row=4, column=2, value="数值").font = Font(bold=True)
+    set_cell(ws, 4, 1, "指标").font = Font(bold=True)
+    set_cell(ws, 4, 2, "数值").font = Font(bold=True)
     rate_names = {"参学率", "完成率", "合格率"}
     for i, (name, value) in enumerate(zip(summary["指标"], summary["数值"]), start=5):
-        ws.cell(row=i, column=1, value=name)
-        cell = ws.cell(row=i, column=2, value=value)
+        set_cell(ws, i, 1, name)
+        cell = set_cell(ws, i, 2, value)
         if name in rate_names:
             cell.number_format = "0.00%"
         elif isinstance(value, date):
@@ -111,5 +112,6 @@ def write_csv(url: str, campaign_id: str, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     df = reports.labelled(reports.by_unit(url, campaign_id).drop(columns=_UNIT_HIDDEN))
+    df = df.rename(columns=csv_text).map(csv_text)
     df.to_csv(path, index=False, encoding="utf-8-sig")
     return path

@@ -143,3 +143,33 @@ def test_certificates_for_completed_learners_only(town, tmp_path):
     not_done = next(p for p in completion.progress(datadir.records_db_url, cid) if not p.complete)
     with pytest.raises(ValueError):
         certificates.render(not_done, "x")
+
+
+EVIL = ["=cmd|' /C calc'!A0", "+SUM(1,1)", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
+
+
+def test_names_and_units_that_look_like_formulas_are_written_as_text(tmp_path_factory, tmp_path):
+    from sqlalchemy import select
+
+    from grading.records.db import session_scope
+    from grading.records.models import Learner, Unit
+
+    datadir, cid = make_city(tmp_path_factory, 20)
+    url = datadir.records_db_url
+    lag = set(reports.laggards(url, cid)["username"])
+    with session_scope(url) as s:
+        people = [p for p in s.scalars(select(Learner).order_by(Learner.id)) if p.username in lag]
+        for person, evil in zip(people, EVIL):
+            person.name = evil
+        for i, top in enumerate(s.scalars(select(Unit).where(Unit.level == 1))):
+            top.name = f"=HYPERLINK(\"http://x\",\"{i}\")"
+    wb = load_workbook(exports.write_xlsx(url, cid, tmp_path / "x.xlsx", today=TODAY))
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    texts = {c.value for c in cells if c.data_type == "s"}
+    assert set(EVIL[:4]) <= texts and [t for t in texts if t.startswith("=HYPERLINK")]
+    out = exports.write_csv(url, cid, tmp_path / "x.csv")
+    with out.open(encoding="utf-8-sig") as f:
+        units = [r["单位"] for r in csv.DictReader(f)]
+    assert [u for u in units if u.startswith("'=HYPERLINK")]
+    assert not [u for u in units if u.startswith(("=", "+", "-", "@"))]
