@@ -2,8 +2,20 @@
 
 Every row is validated before anything is written; if any row is bad the import changes
 nothing and each bad row is reported with the line number a person sees in Excel (header =
-line 1) and the field at fault. Re-import is idempotent: people are matched by 账号, changes
-are applied, people missing from the new roster are deactivated (their records stay).
+line 1) and the field at fault. Re-import is idempotent: people are matched by 账号 and changes
+are applied.
+
+People missing from the file are left alone by default: a clerk's partial file (one township, a
+few new hires) must not switch off the rest of the city. Deactivation (their records stay) is an
+explicit choice, ``deactivate_missing=``:
+
+``"units"``  people missing from the file *whose unit appears in the file* (exactly that unit,
+             not its sub-units): a township's file retires that township's leavers and nobody
+             in the villages or elsewhere;
+``"all"``    everyone missing from the file (the file is the whole city).
+
+Either way the last active 管理员 is never deactivated: when the import would leave no active
+administrator, the missing administrators stay active (``ImportReport.kept_admins``).
 """
 
 from __future__ import annotations
@@ -18,17 +30,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select, true
 
 from grading.records.accounts import check_strength, hash_password, password_matches
 from grading.records.db import session_scope
-from grading.records.models import AUDIENCE_LABELS, ROLE_LABELS, Credential, Learner, Unit
+from grading.records.models import AUDIENCE_LABELS, ROLE_LABELS, Credential, Learner, Role, Unit
+from grading.records.sheets import write_csv_rows
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,19}$")
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 REQUIRED = ("账号", "姓名", "单位", "身份", "角色")
 OPTIONAL = ("手机", "初始密码")
 MAX_UNIT_DEPTH = 3  # city / township or department / village or community
+DEACTIVATE_SCOPES = ("units", "all")
 AUDIENCE_BY_LABEL = {label: a for a, label in AUDIENCE_LABELS.items()}
 ROLE_BY_LABEL = {label: r for r, label in ROLE_LABELS.items()}
 
@@ -60,6 +74,10 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
+    # active people missing from the file who were NOT deactivated (no option, or another unit)
+    missing_kept: list[str] = field(default_factory=list)
+    # administrators kept active because deactivating them would leave no active 管理员
+    kept_admins: list[str] = field(default_factory=list)
     reactivated: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     passwords_file: Path | None = None
@@ -208,8 +226,14 @@ def _random_password() -> str:
             return pw
 
 def import_roster(path: str | os.PathLike, url: str, *, dry_run: bool = False,
-                  reports_dir: Path | None = None) -> ImportReport:
-    """Validate then import ``path`` into the records DB at ``url`` in one transaction."""
+                  reports_dir: Path | None = None,
+                  deactivate_missing: str | None = None) -> ImportReport:
+    """Validate then import ``path`` into the records DB at ``url`` in one transaction.
+
+    ``deactivate_missing``: None (default: nobody is deactivated), ``"units"`` or ``"all"``
+    (see the module doc)."""
+    if deactivate_missing not in (None, *DEACTIVATE_SCOPES):
+        raise ValueError(f"deactivate_missing must be None or one of {DEACTIVATE_SCOPES}")
     path = Path(path)
     report = ImportReport(dry_run=dry_run)
     try:
@@ -263,17 +287,39 @@ def import_roster(path: str | os.PathLike, url: str, *, dry_run: bool = False,
                 cred.locked_until = None
                 changed = True
             (report.updated if changed else report.unchanged).append(row.username)
-        listed = {r.username for r in rows}
-        for username, person in existing.items():
-            if username not in listed and person.active:
-                person.active = False
-                report.deactivated.append(username)
+        _deactivate_missing(s, rows, existing, deactivate_missing, report)
         if dry_run:
             s.rollback()
             return report
         if generated:
             report.passwords_file = _write_passwords(generated, reports_dir or path.parent)
     return report
+
+def _deactivate_missing(s, rows: list[RosterRow], existing: dict[str, Learner],
+                        scope: str | None, report: ImportReport) -> None:
+    listed = {r.username for r in rows}
+    missing = sorted(u for u, p in existing.items() if u not in listed and p.active)
+    if scope == "units":
+        file_units = {r.unit_path for r in rows}
+        by_id = {u.id: u.path for u in s.scalars(select(Unit))}
+        leaving = [u for u in missing if by_id.get(existing[u].unit_id) in file_units]
+    elif scope == "all":
+        leaving = missing
+    else:
+        leaving = []
+    s.flush()  # role changes from the file count in the admin check below
+    admins_left = s.scalar(select(func.count()).select_from(Learner).where(
+        Learner.active.is_(True), Learner.role == Role.admin,
+        Learner.username.not_in(leaving) if leaving else true()))
+    if not admins_left:
+        # the platform must keep someone who can repair it: missing admins stay
+        report.kept_admins = [u for u in leaving if existing[u].role == Role.admin]
+        leaving = [u for u in leaving if u not in report.kept_admins]
+    for username in leaving:
+        existing[username].active = False
+    report.deactivated = leaving
+    report.missing_kept = [u for u in missing if u not in leaving]
+
 
 def _is_new_initial_password(cred: Credential | None, password: str) -> bool:
     """True when the sheet's 初始密码 differs from the one the roster gave last time."""
@@ -292,8 +338,6 @@ def _write_passwords(rows: list[tuple[str, str, str]], reports_dir: Path) -> Pat
     target = reports_dir / f"initial-passwords-{datetime.now():%Y%m%d-%H%M%S}.csv"
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["账号", "姓名", "初始密码"])
-        w.writerows(rows)
+        write_csv_rows(f, [["账号", "姓名", "初始密码"], *rows])
     os.chmod(target, 0o600)
     return target

@@ -11,6 +11,11 @@ from grading.records.roster import import_roster
 from hub_config.commands.options import data_dir_option
 
 
+def _names(usernames: list[str], limit: int = 50) -> str:
+    shown = "、".join(usernames[:limit])
+    return shown + (f" 等 {len(usernames)} 人" if len(usernames) > limit else "")
+
+
 @click.group()
 def roster() -> None:
     """People, units and roles (花名册)."""
@@ -19,12 +24,21 @@ def roster() -> None:
 @roster.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Validate and show what would change; write nothing.")
+@click.option("--deactivate-missing", "deactivate", flag_value="units",
+              help="Deactivate people missing from FILE whose unit appears in FILE "
+                   "(a township's file retires that township's leavers only).")
+@click.option("--deactivate-missing-everywhere", "deactivate", flag_value="all",
+              help="Deactivate everyone missing from FILE (FILE is the whole roster).")
 @data_dir_option
-def import_(file, dry_run, datadir) -> None:
-    """Import FILE (.xlsx or .csv: 账号, 姓名, 单位, 身份, 角色[, 手机, 初始密码])."""
+def import_(file, dry_run, deactivate, datadir) -> None:
+    """Import FILE (.xlsx or .csv: 账号, 姓名, 单位, 身份, 角色[, 手机, 初始密码]).
+
+    By default nobody missing from FILE is deactivated; the last active administrator never
+    is. Preview with --dry-run first."""
     datadir.ensure()
     migrate.upgrade(datadir.records_db_url)
-    report = import_roster(file, datadir.records_db_url, dry_run=dry_run, reports_dir=datadir.reports)
+    report = import_roster(file, datadir.records_db_url, dry_run=dry_run, reports_dir=datadir.reports,
+                           deactivate_missing=deactivate)
     if report.errors:
         click.echo(f"导入失败：{file} 中有 {len(report.errors)} 处错误，未导入任何人员。", err=True)
         for err in report.errors:
@@ -34,7 +48,16 @@ def import_(file, dry_run, datadir) -> None:
     click.echo(f"{prefix}名单共 {report.total} 人：新增 {len(report.created)}，更新 {len(report.updated)}，"
                f"未变 {len(report.unchanged)}，停用 {len(report.deactivated)}，恢复 {len(report.reactivated)}。")
     if report.deactivated:
-        click.echo("  停用：" + "、".join(report.deactivated))
+        click.echo(f"  {'将停用' if dry_run else '停用'}：" + "、".join(report.deactivated))
+    if report.kept_admins:
+        click.echo("  以下管理员不在名单中，但停用后平台将没有可用的管理员，因此保留："
+                   + "、".join(report.kept_admins))
+    if report.missing_kept:
+        hint = ("" if deactivate else
+                "（如需停用，请先加 --dry-run 预览，再使用 --deactivate-missing 或 "
+                "--deactivate-missing-everywhere）")
+        click.echo(f"  名单外仍保持启用 {len(report.missing_kept)} 人{hint}："
+                   + _names(report.missing_kept))
     if report.passwords_file:
         click.echo(f"  随机初始密码已写入（仅管理员可读）：{report.passwords_file}")
     if dry_run:

@@ -97,7 +97,7 @@ def test_missing_column_is_named(records_url, tmp_path):
     assert "身份" in str(report.errors[0])
 
 
-def test_reimport_moves_unit_keeps_records_and_deactivates_the_missing(records_url, tmp_path):
+def test_reimport_moves_unit_keeps_records_and_deactivates_the_missing_on_request(records_url, tmp_path):
     import_roster(write_csv(tmp_path / "a.csv", PEOPLE, "utf-8"), records_url)
     with session_scope(records_url) as s:
         zs = s.scalar(select(Learner).where(Learner.username == "zhangsan"))
@@ -106,7 +106,8 @@ def test_reimport_moves_unit_keeps_records_and_deactivates_the_missing(records_u
         zs_id = zs.id
     moved = [["zhangsan", "张三", "海安市/海安街道/东园村", "干部", "学员", "13812345678", "Init-pass-1"],
              *PEOPLE[2:]]  # lisi left the roster
-    report = import_roster(write_csv(tmp_path / "b.csv", moved, "utf-8"), records_url)
+    report = import_roster(write_csv(tmp_path / "b.csv", moved, "utf-8"), records_url,
+                           deactivate_missing="all")
     assert report.updated == ["zhangsan"] and report.deactivated == ["lisi"]
     with session_scope(records_url) as s:
         zs = s.scalar(select(Learner).where(Learner.username == "zhangsan"))
@@ -188,3 +189,58 @@ def test_old_excel_format_gets_a_save_as_hint(records_url, tmp_path):
     path.write_bytes(b"\xd0\xcf\x11\xe0")
     report = import_roster(path, records_url)
     assert [e.field for e in report.errors] == ["文件"] and "另存为" in report.errors[0].reason
+
+
+def test_a_partial_file_deactivates_nobody_by_default(records_url, tmp_path):
+    import_roster(write_csv(tmp_path / "a.csv", PEOPLE, "utf-8"), records_url)
+    report = import_roster(write_csv(tmp_path / "b.csv", PEOPLE[:1], "utf-8"), records_url)
+    assert report.ok and report.deactivated == []
+    assert report.missing_kept == ["boss", "lisi", "wangwu"]
+    assert all(active for *_, active in snapshot(records_url))
+
+
+def test_deactivate_missing_stays_within_the_units_of_the_file(records_url, tmp_path):
+    extra = [["zhaoqi", "赵七", "海安市/城东镇", "干部", "学员", "", "Init-pass-4"]]
+    import_roster(write_csv(tmp_path / "a.csv", PEOPLE + extra, "utf-8"), records_url)
+    # 城东镇's file: lisi stays, zhaoqi left; the village (新城社区), the bureau and the office
+    # are other units and keep their people
+    township = [PEOPLE[1]]
+    dry = import_roster(write_csv(tmp_path / "b.csv", township, "utf-8"), records_url,
+                        deactivate_missing="units", dry_run=True)
+    assert dry.deactivated == ["zhaoqi"] and dry.missing_kept == ["boss", "wangwu", "zhangsan"]
+    assert all(active for *_, active in snapshot(records_url)), "a dry run changes nothing"
+    report = import_roster(write_csv(tmp_path / "b.csv", township, "utf-8"), records_url,
+                           deactivate_missing="units")
+    assert report.deactivated == ["zhaoqi"]
+    assert {u for u, *_, active in snapshot(records_url) if not active} == {"zhaoqi"}
+
+
+def test_the_last_administrator_is_never_deactivated(records_url, tmp_path):
+    import_roster(write_csv(tmp_path / "a.csv", PEOPLE, "utf-8"), records_url)
+    # four learners' rows (no 管理员), "everyone else leaves"
+    four = [PEOPLE[0], PEOPLE[1],
+            ["jia1", "甲", "海安市/城东镇", "干部", "学员", "", "Init-pass-5"],
+            ["yi22", "乙", "海安市/城东镇", "干部", "学员", "", "Init-pass-6"]]
+    report = import_roster(write_csv(tmp_path / "b.csv", four, "utf-8"), records_url,
+                           deactivate_missing="all")
+    assert report.deactivated == ["wangwu"] and report.kept_admins == ["boss"]
+    assert accounts.verify_login(records_url, "boss", "x").reason  # still a known account
+    with session_scope(records_url) as s:
+        assert s.scalar(select(Learner.active).where(Learner.username == "boss")) is True
+    # with another administrator in the file, the missing one may go
+    new_admin = ["chief", "钱八", "海安市/市委依法治市办", "干部", "管理员", "", "Init-pass-7"]
+    report = import_roster(write_csv(tmp_path / "c.csv", [*four, new_admin], "utf-8"), records_url,
+                           deactivate_missing="all")
+    assert report.deactivated == ["boss"] and report.kept_admins == []
+
+
+def test_initial_passwords_file_writes_names_as_text(records_url, tmp_path):
+    rows = [["evil", "=cmd|' /C calc'!A0", "海安市/城东镇", "干部", "学员", "", ""],
+            ["plus", "+1+1", "海安市/城东镇", "干部", "学员", "", ""],
+            ["minus", "-2+3", "海安市/城东镇", "干部", "学员", "", ""],
+            ["atsign", "@SUM(A1)", "海安市/城东镇", "干部", "学员", "", ""]]
+    report = import_roster(write_csv(tmp_path / "r.csv", rows, "utf-8"), records_url,
+                           reports_dir=tmp_path / "reports")
+    got = {r[0]: r[1] for r in csv.reader(report.passwords_file.read_text(encoding="utf-8-sig").splitlines())}
+    assert got["evil"] == "'=cmd|' /C calc'!A0" and got["plus"] == "'+1+1"
+    assert got["minus"] == "'-2+3" and got["atsign"] == "'@SUM(A1)"
