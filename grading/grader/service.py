@@ -40,30 +40,58 @@ log = logging.getLogger("grading.grader.service")
 
 def scan(datadir: DataDir, url: str, known: dict[str, set], ensured: set[str]) -> int:
     """Queue every complete inbound submission not seen before; returns how many were new.
-    A dir is complete once nbgrader submit wrote its ``timestamp.txt`` (it does that last)."""
+    A dir is complete once nbgrader submit wrote its ``timestamp.txt`` (it does that last).
+
+    Every new folder passes :func:`grading.exchange.intake.triage` first: only a valid name of
+    an active learner, a published course and its assignment, owned by that learner's account,
+    is queued; a refused folder is queued in its owner's name (to be recorded as ``rejected``)
+    or moved into quarantine, and the scan goes on with the next one."""
+    from grading.exchange import intake
     from grading.exchange.nbconfig import ensure_course
+    from grading.host.sysusers import user_prefix
 
     new = 0
     try:
-        courses = sorted(p for p in datadir.exchange.iterdir() if (p / "inbound").is_dir())
+        courses = sorted(e.name for e in os.scandir(datadir.exchange))
     except FileNotFoundError:
         return 0
-    for cdir in courses:
-        course_id = cdir.name
+    roster = None
+    for course_id in courses:
+        inbound = intake.inbound_dir(datadir, course_id)
+        if inbound is None:
+            continue  # not a course dir the platform made (the exchange root is world-writable)
         if course_id not in known:
             known[course_id] = jobs.known_submissions(url, course_id)
+        seen = known[course_id]
         try:
-            entries = sorted(os.scandir(cdir / "inbound"), key=lambda e: e.name)
+            with os.scandir(inbound) as it:
+                names = sorted(e.name for e in it)
         except OSError:
             continue
         batch = []
-        for e in entries:
-            rec = parse_inbound(e.name)
-            if rec is None or (rec[1], rec[0], rec[2]) in known[course_id]:
+        for name in names:
+            rec = parse_inbound(name)
+            if name in seen or (rec is not None and (rec[1], rec[0], rec[2]) in seen):
                 continue
-            if not os.path.exists(os.path.join(e.path, "timestamp.txt")):
+            if roster is None:
+                roster = intake.load_roster(url)
+                prefix = user_prefix(datadir.root)
+            try:
+                v = intake.triage(inbound, name, course_id, roster, prefix)
+                if v.action == "quarantine":
+                    intake.quarantine(datadir, course_id, name, v.reason)
+                    continue
+            except Exception:
+                log.exception("intake of %r in %s failed", name, course_id)
+                seen.add(name)
                 continue
-            batch.append(rec)
+            if v.action == "wait":
+                continue
+            if v.action == "reject":
+                log.warning("%r in %s refused (%s): queued as %s to be recorded as rejected",
+                            name, course_id, v.reason, v.username)
+            seen.add(name)
+            batch.append((v.username, v.assignment, v.submitted_at))
         if batch and course_id not in ensured:
             try:
                 ensure_course(datadir, course_id)
@@ -74,7 +102,7 @@ def scan(datadir: DataDir, url: str, known: dict[str, set], ensured: set[str]) -
             if jobs.enqueue(url, course_id, assignment, username, ts) is not None:
                 new += 1
                 log.info("queued %s/%s by %s at %s", course_id, assignment, username, ts)
-            known[course_id].add((assignment, username, ts))
+            seen.add((assignment, username, ts))
     return new
 
 

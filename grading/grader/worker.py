@@ -200,34 +200,64 @@ def config_for(ctx: Context) -> Config:
 
 
 def locate(ctx: Context) -> None:
-    """Find this job's dir in the exchange inbound (``user+assignment+timestamp+random``)."""
-    inbound = ctx.datadir.exchange / ctx.course_id / "inbound"
-    for p in glob.glob(str(inbound / f"{glob.escape(ctx.username)}+{glob.escape(ctx.assignment)}+*")):
-        rec = parse_inbound(os.path.basename(p))
-        if rec and rec.submitted_at == ctx.submitted_at:
-            ctx.inbound = Path(p)
-            return
-    raise Stop("error", "未在交换目录中找到这次提交（可能已被管理员删除）。")
+    """Find this job's dir in the exchange inbound (``user+assignment+timestamp+random``) and
+    check it may be graded as this learner's: valid names, the learner's own account as owner
+    (:mod:`grading.exchange.intake`). A refused folder is moved into quarantine and the job ends
+    as ``rejected`` with the reason for the learner."""
+    from grading.exchange import intake
+
+    found = intake.find(ctx.datadir, ctx.course_id, ctx.assignment, ctx.username, ctx.submitted_at)
+    if found is None:
+        raise Stop("error", "未在交换目录中找到这次提交（可能已被管理员删除）。")
+    name, rec, st = found
+    ctx.inbound = ctx.datadir.exchange / ctx.course_id / "inbound" / name
+    try:
+        intake.verify(ctx.datadir, ctx.course_id, ctx.username, name, rec, st)
+    except intake.Rejected as exc:
+        intake.quarantine(ctx.datadir, ctx.course_id, name, exc.reason)
+        raise Stop(intake.OUTCOME, exc.message) from None
 
 
 def check_size(ctx: Context) -> None:
-    total = sum(f.stat().st_size for f in ctx.inbound.rglob("*") if f.is_file())
+    """Size and shape from lstat only (nothing read, no link followed): links, hard links and
+    special files end the job as ``rejected``, too many bytes as ``too_large``."""
+    from grading.exchange import intake
+
     limit = ctx.settings.max_submission_bytes
-    if total > limit:
-        raise Stop("too_large", OUTCOME_MESSAGES["too_large"].format(size=_human(total), limit=_human(limit)))
+    try:
+        intake.measure(ctx.inbound, limit)
+    except intake.TooLarge as exc:
+        raise Stop("too_large", OUTCOME_MESSAGES["too_large"].format(
+            size=_human(exc.size), limit=_human(limit))) from None
+    except intake.Rejected as exc:
+        intake.quarantine(ctx.datadir, ctx.course_id, ctx.inbound.name, exc.reason)
+        raise Stop(intake.OUTCOME, exc.message) from None
 
 
 def collect(ctx: Context) -> None:
-    """nbgrader collect of exactly this submission (ExchangeCollect's copy, one record)."""
+    """nbgrader collect of exactly this submission, done safely: the learner still owns the
+    inbound folder and may change it after :func:`check_size`, so the copy itself opens every
+    entry with ``O_NOFOLLOW``, rejects links and special files and counts the bytes it reads."""
+    from grading.exchange import intake
+
     root = ctx.datadir.course_root(ctx.course_id)
-    dest = root / "submitted" / ctx.username / ctx.assignment
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{ctx.assignment}.collecting"
+    parent = root / "submitted" / ctx.username
+    parent.mkdir(parents=True, exist_ok=True)
+    dest = parent / ctx.assignment
+    tmp = parent / f".{ctx.assignment}.collecting"
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(ctx.inbound, tmp, symlinks=False)
-    tmp.rename(dest)
+    limit = ctx.settings.max_submission_bytes
+    try:
+        intake.copy_tree(ctx.inbound, tmp, limit)
+    except intake.TooLarge as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise Stop("too_large", OUTCOME_MESSAGES["too_large"].format(
+            size=_human(exc.size), limit=_human(limit))) from None
+    except intake.Rejected as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        intake.quarantine(ctx.datadir, ctx.course_id, ctx.inbound.name, exc.reason)
+        raise Stop(intake.OUTCOME, exc.message) from None
+    intake.replace_dir(tmp, dest, root)
 
 
 def graded_notebooks(ctx: Context) -> dict[str, float]:
