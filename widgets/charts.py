@@ -6,21 +6,18 @@ emitted as HTML so Voila renders them on the server: the page shows the numbers 
 widget JavaScript has loaded, and tests can read them from the HTML.
 
 Charts go out as plotly's mime type (:func:`show`): Voila draws them with the jupyterlab-plotly
-extension, nothing is fetched from a CDN. :func:`figure_html` (static HTML that loads plotly.js
-from the service's files route, ``PLOTLY_SRC``) is for pages outside Voila.
+extension, nothing is fetched from a CDN.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import os
 import uuid
 from typing import Iterable
 
 import pandas as pd
 
-PLOTLY_SRC = os.environ.get("XUEFA_PLOTLY_SRC", "../files/plotly.min.js")
 BRAND = "#c00000"
 FONT = "'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
 
@@ -75,8 +72,8 @@ def cards_html(items: Iterable[tuple[str, str, str]]) -> str:
     out = [STYLE, '<div class="xf-page"><div class="xf-cards">']
     for label, value, sub in items:
         out.append(
-            f'<div class="xf-card"><div class="k">{html.escape(label)}</div>'
-            f'<div class="v">{html.escape(str(value))}</div><div class="s">{html.escape(sub)}</div></div>'
+            f'<div class="xf-card"><div class="k">{html.escape(str(label))}</div>'
+            f'<div class="v">{html.escape(str(value))}</div><div class="s">{html.escape(str(sub))}</div></div>'
         )
     out.append("</div></div>")
     return "".join(out)
@@ -97,6 +94,7 @@ def table_html(
     tid = f"xf-{uuid.uuid4().hex[:8]}"
     shown = df if max_rows is None else df.head(max_rows)
     out = [STYLE, f'<div class="xf-scroll"><table class="xf-table" id="{tid}"><thead><tr>']
+    # every value shown is escaped: unit and person names come from the roster spreadsheet
     out += [f"<th>{html.escape(labels.get(c, str(c)))}</th>" for c in df.columns]
     out.append("</tr></thead><tbody>")
     for row in shown.itertuples(index=False):
@@ -116,7 +114,7 @@ def table_html(
             else:
                 text, raw = str(v), ""
             cls = ' class="t"' if c in text_cols or not isinstance(v, (int, float)) else ""
-            dv = f' data-v="{raw}"' if raw else ""
+            dv = f' data-v="{html.escape(raw)}"' if raw else ""
             out.append(f"<td{cls}{dv}>{html.escape(text)}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
@@ -135,15 +133,6 @@ def show(fig) -> None:
     fig.update_layout(font_family=FONT, template="plotly_white", margin=dict(l=40, r=20, t=50, b=40))
     display({"application/vnd.plotly.v1+json": fig.to_plotly_json(), "text/plain": fig.layout.title.text or ""},
             raw=True)
-
-
-def figure_html(fig, *, first: bool = True) -> str:
-    """A plotly figure as HTML; ``first`` loads plotly.js (once per page)."""
-    import plotly.io as pio
-
-    fig.update_layout(font_family=FONT, template="plotly_white", margin=dict(l=40, r=20, t=50, b=40))
-    return pio.to_html(fig, include_plotlyjs=PLOTLY_SRC if first else False, full_html=False,
-                       config={"displaylogo": False, "locale": "zh-CN"})
 
 
 def bar_by_unit(df: pd.DataFrame, *, unit_col="unit", rate_col="completion_rate", title="各单位完成率"):

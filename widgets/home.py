@@ -91,23 +91,29 @@ def _e(s) -> str:
     return html.escape(str(s))
 
 
+def _num(x) -> str:
+    """A number as the page shows it (``8``, ``7.5``); anything else escaped as text."""
+    return f"{x:g}" if isinstance(x, (int, float)) else _e(x)
+
+
 def header_html(data: dict) -> str:
     camp = data.get("campaign")
     name = _e(data.get("name") or data.get("username", ""))
     if not camp:
         return (f"<h2 style='margin:4px 0'>我的学习</h2><p>{name}，您好！"
                 f"{_e(data.get('message', '目前没有进行中的学习活动。'))}</p>")
-    done = data.get("required_passed", 0)
-    total = data.get("required_total", 0)
-    left = camp.get("days_left", 0)
-    deadline = f"截止 {camp['deadline']}" + (f"，还剩 <b>{left}</b> 天" if camp.get("running") else "")
+    # every value is escaped, numbers too: the page trusts the records service, not its data
+    done = _e(data.get("required_passed", 0))
+    total = _e(data.get("required_total", 0))
+    left = _e(camp.get("days_left", 0))
+    deadline = f"截止 {_e(camp.get('deadline', ''))}" + (f"，还剩 <b>{left}</b> 天" if camp.get("running") else "")
     # no emoji: office PCs and the server's Chromium have no colour-emoji font (a blank box)
     state = ("<b style='color:#080'>✔ 必修课程已全部合格</b>" if data.get("complete")
              else f"必修课程已合格 <b>{done}</b>/{total} 门")
-    return (f"<h2 style='margin:4px 0'>我的学习 · {_e(camp['name'])}</h2>"
+    return (f"<h2 style='margin:4px 0'>我的学习 · {_e(camp.get('name', ''))}</h2>"
             f"<div style='white-space:normal'>{name}（{_e(data.get('audience_label', ''))}），您好！"
-            f"{deadline}。<br>{state}；已获学时 <b>{data.get('credited_hours', 0):g}</b>。"
-            f"合格线 {camp.get('pass_mark', 60):g} 分。</div>")
+            f"{deadline}。<br>{state}；已获学时 <b>{_num(data.get('credited_hours', 0))}</b>。"
+            f"合格线 {_num(camp.get('pass_mark', 60))} 分。</div>")
 
 
 class ModuleCard(W.VBox):
@@ -137,12 +143,12 @@ class ModuleCard(W.VBox):
         m = self.module
         kind = "必修" if m.get("required") else "选修"
         colour = STATUS_COLOURS.get(self.status, "#888")
-        score = f"，最高 {m['score']:g} 分" if m.get("score") is not None else ""
+        score = f"，最高 {_num(m['score'])} 分" if m.get("score") is not None else ""
         manual = "（含人工评阅题）" if m.get("manual") else ""
         self.info.value = (
             f"<div style='white-space:normal'><b style='font-size:110%'>{_e(m['title'])}</b> "
             f"<span style='border:1px solid #aaa;border-radius:3px;padding:0 4px;font-size:85%'>{kind}</span> "
-            f"<span style='color:#666'>{m.get('hours', 0):g} 学时{manual}</span><br>"
+            f"<span style='color:#666'>{_num(m.get('hours', 0))} 学时{manual}</span><br>"
             f"<span style='color:#555'>{_e(m.get('summary', ''))}</span><br>"
             f"状态：<b style='color:{colour}'>{_e(self.status)}</b>{score}</div>")
         fetched = module_dir(self.cid).is_dir()
@@ -157,6 +163,7 @@ class ModuleCard(W.VBox):
         self.actions.children = buttons
 
     def _links_html(self) -> str:
+        # hrefs: voila_url and quote() percent-encode every part (quotes and < > included)
         links = []
         for i, lesson in enumerate(self.module.get("lessons") or ["lesson1.ipynb"], 1):
             label = "继续学习（第1课）" if i == 1 else f"第{i}课"
