@@ -231,10 +231,8 @@ def _missing(v: Any) -> bool:
 
 def _build_question(q: QuestionCall, key: Any) -> str | None:
     """Let the widgets' own data model judge options, key shape and points; zh-CN error or None."""
-    try:
-        from widgets import model
-    except ImportError:
-        return None
+    from widgets import model  # here: validating needs it, importing this module does not
+
     kw = {k: v for k, v in q.kwargs.items() if v is not _NONLITERAL}
     try:
         subs = []
