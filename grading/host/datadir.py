@@ -140,4 +140,7 @@ class DataDir:
         self.exchange.chmod(0o1777)
         self.root.chmod(0o755)
         self.homes.chmod(0o755)
+        from grading.host.perms import protect
+
+        protect(self)  # the modes learners' accounts may and may not see (grading.host.perms)
         return self

@@ -17,6 +17,12 @@ either backend, which is also the migration path from one machine to PostgreSQL.
 
 Each database is consistent on its own; stop the grading service first if the records DB and
 the gradebooks must match to the second.
+
+An archive holds every password hash, answer key and submission: it is created 0600 (root's
+alone). Restoring treats the archive as untrusted: a member outside the target (absolute path,
+``..``, a link pointing out) or a device/fifo refuses the whole restore before anything is
+changed, and no setuid/setgid/sticky or group/other-writable mode is applied from it; the
+platform's own modes (exchange, private dirs) are set again by ``DataDir.ensure()``.
 """
 
 from __future__ import annotations
@@ -312,7 +318,10 @@ def backup(datadir: DataDir, out: Path, *, homes: bool = False) -> Manifest:
                             gradebooks=gradebooks, homes=homes)
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial")
-        with tarfile.open(partial, "w:gz") as tar:
+        partial.unlink(missing_ok=True)
+        # private from the first byte (not chmod-ed afterwards): it holds every secret
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             tar.add(tmp / "records.sqlite", "records.sqlite")
             if gradebooks:
                 tar.add(tmp / "gradebooks", "gradebooks")
@@ -346,11 +355,39 @@ def read_manifest(archive: Path) -> Manifest:
         return Manifest.from_json(json.load(tar.extractfile("manifest.json")))
 
 
+class UnsafeArchive(RestoreRefused):
+    pass
+
+
 def _safe_member(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
-    # tar_filter rejects absolute paths, '..' and links leaving dest; keep the original mode
-    # (the exchange's inbound dirs must stay group/other-writable, homes keep their owners).
-    checked = tarfile.tar_filter(member, dest)
-    return checked.replace(mode=member.mode, deep=False)
+    """tar_filter: refuses absolute paths, '..' and links leaving ``dest``; clears setuid,
+    setgid, sticky and group/other write bits (owners are kept: homes stay their learners').
+    Devices and fifos are refused too: a platform's data never holds one."""
+    if member.name.startswith(("/", "\\")) or ".." in Path(member.name).parts:
+        # tar_filter would quietly make an absolute name relative: a backup never has one
+        raise UnsafeArchive(f"备份文件中的 {member.name!r} 是绝对路径或含 ..，已拒绝恢复；请确认备份来源可信")
+    if member.issym() or member.islnk():
+        base = os.path.dirname(member.name) if member.issym() else ""
+        target = os.path.normpath(os.path.join(dest, base, member.linkname))
+        if os.path.isabs(member.linkname) or os.path.commonpath(
+                [os.path.abspath(dest), os.path.abspath(target)]) != os.path.abspath(dest):
+            raise UnsafeArchive(f"备份文件中的链接 {member.name!r} 指向目标目录之外"
+                                f"（{member.linkname!r}），已拒绝恢复；请确认备份来源可信")
+    if member.ischr() or member.isblk() or member.isfifo():
+        raise UnsafeArchive(f"备份文件中的 {member.name!r} 是设备或管道文件，不是平台数据；已拒绝恢复")
+    try:
+        return tarfile.tar_filter(member, dest)
+    except tarfile.FilterError as exc:
+        raise UnsafeArchive(f"备份文件中的 {member.name!r} 指向目标目录之外（{exc}），已拒绝恢复；"
+                            "请确认备份来源可信") from None
+
+
+def check_archive(archive: Path) -> None:
+    """Refuse (UnsafeArchive) an archive with any member :func:`_safe_member` would refuse,
+    before a restore changes anything."""
+    with tempfile.TemporaryDirectory(prefix="xuefa-check-") as tmp, tarfile.open(archive, "r:gz") as tar:
+        for member in tar:
+            _safe_member(member, tmp)
 
 
 def restore(datadir: DataDir, archive: Path, *, force: bool = False) -> Manifest:
@@ -359,6 +396,7 @@ def restore(datadir: DataDir, archive: Path, *, force: bool = False) -> Manifest
     Refuses (RestoreRefused, zh-CN message) while the platform runs or when data would be
     overwritten, unless ``force``. Returns the manifest after checking every table's row count."""
     archive = Path(archive)
+    check_archive(archive)
     manifest = read_manifest(archive)
     if manifest.format != FORMAT:
         raise RestoreRefused(f"不支持的备份格式 {manifest.format}（本版本支持 {FORMAT}）")

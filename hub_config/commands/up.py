@@ -92,8 +92,10 @@ def print_demo_banner(port: int, ip: str) -> None:
 @data_dir_option
 def up(datadir, port: int, ip: str, demo: bool) -> None:
     """Start the platform in the foreground (启动平台); Ctrl-C stops it."""
+    from grading.host.perms import private_umask
     from grading.records import migrate
 
+    private_umask()  # 077: the hub, its services and people's servers create private files
     datadir.ensure()
     migrate.upgrade(datadir.records_db_url)
     click.echo(f"data dir: {datadir.root}")

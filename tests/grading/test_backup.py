@@ -112,8 +112,10 @@ def build_files(datadir: DataDir) -> None:
     (sub / "assessment.answers.json").write_text('{"q01": "B"}', encoding="utf-8")
     inbound = datadir.exchange / COURSE / "inbound"
     inbound.mkdir(parents=True)
-    inbound.chmod(0o733)  # learners drop submissions here without seeing each other's
     (inbound / "ganbu2+module+2026-11-20 09:01:00.000000 UTC+abc").mkdir()
+    # learners drop submissions here without seeing each other's (the platform's own mode:
+    # restore takes no mode bits from an archive, DataDir.ensure() sets this one again)
+    inbound.chmod(0o3733)
 
 
 def snapshot_rows(url: str, metadata) -> dict[str, list]:
