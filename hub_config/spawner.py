@@ -1,11 +1,20 @@
 """The xuefa spawner: one system user per person when the hub runs as root (like The Littlest
 JupyterHub), one-user fallback otherwise.
 
-As root, person ``<name>`` gets the system user ``xf-<name>`` (created idempotently with
+As root, person ``<name>`` gets the system user ``<prefix><name>`` (created idempotently with
 ``useradd``) whose home is ``DataDir.home(<name>)``, owned by that user and closed to others, so
 learners' files and their nbgrader exchange submissions are protected by unix permissions. The
-single-user server is started through :class:`jupyterhub.spawner.LocalProcessSpawner`'s own
-machinery (setuid in ``preexec_fn``), only with the ``xf-`` name instead of the hub name.
+prefix belongs to the platform (:mod:`grading.host.sysusers`: ``xf-`` for ``/var/lib/xuefa``
+and existing platforms, ``xf<hash>-`` for another new data dir, or ``$XUEFA_USER_PREFIX``), so
+two platforms on one host never share an account. The single-user server is started through
+:class:`jupyterhub.spawner.LocalProcessSpawner`'s own machinery (setuid in ``preexec_fn``), only
+with that account instead of the hub's.
+
+Limits: one learner must not take the shared host down (a fork bomb, a 20 GB allocation). Each
+server and everything it starts gets rlimits in ``preexec_fn`` (address space per process,
+processes per account, file size), and, where a writable cgroup v2 hierarchy with the memory,
+pids and cpu controllers exists, a cgroup per person (``xuefa/<account>``) with a memory,
+process and CPU cap. All are traits, so an operator can tune them.
 
 Without root every server runs as the hub's own unix user (a development or demo set-up): a loud
 warning is logged at every spawn because learners could then read each other's files.
@@ -23,13 +32,18 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from traitlets import Integer, Unicode, default
+from traitlets import Float, Integer, Unicode, default
 
+from grading.host import sysusers
 from grading.host.datadir import DataDir
 from grading.host.priority import SERVER_NICE, set_priority
+from grading.host.sysusers import system_username
 from hub_config.roles import LEARNER_GROUP
 
-SYSTEM_USER_PREFIX = "xf-"
+SYSTEM_USER_PREFIX = sysusers.LEGACY_PREFIX  # the default data dir's (see grading.host.sysusers)
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "xuefa"
+GiB = 1024 ** 3
 RUN_ID_VAR = "XUEFA_RUN_ID"
 LAB_LOCALE_PLUGIN = "@jupyterlab/translation-extension:plugin"
 # Voila's "xuefa" template (Chinese loading texts) lives in this data dir (a JUPYTER_PATH entry)
@@ -46,10 +60,6 @@ TRAINER_CONFIG = Path(__file__).resolve().parent / "trainer_config"
 
 def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def system_username(name: str, prefix: str = SYSTEM_USER_PREFIX) -> str:
-    return f"{prefix}{name}"
 
 
 def ensure_system_user(username: str, home: Path) -> pwd.struct_passwd:
@@ -93,7 +103,48 @@ def ensure_lab_locale(prefix: str | os.PathLike = sys.prefix) -> Path:
         data[LAB_LOCALE_PLUGIN] = {"locale": "zh_CN"}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    # read by every learner's JupyterLab; the hub's umask is 077
+    for d in (path.parent, path.parent.parent):
+        if d.stat().st_uid == os.geteuid():
+            d.chmod(d.stat().st_mode | 0o555)
+    if path.stat().st_uid == os.geteuid():
+        path.chmod(0o644)
     return path
+
+
+def cgroup_v2() -> Path | None:
+    """The cgroup v2 hierarchy when this process can create per-person groups with the memory,
+    pids and cpu controllers (not in most containers: then the rlimits alone apply)."""
+    try:
+        controllers = set((CGROUP_ROOT / "cgroup.controllers").read_text().split())
+    except OSError:
+        return None
+    if not {"memory", "pids", "cpu"} <= controllers or not os.access(CGROUP_ROOT, os.W_OK):
+        return None
+    return CGROUP_ROOT
+
+
+def ensure_cgroup(account: str, memory: int, pids: int, cpu: float) -> Path | None:
+    """``xuefa/<account>`` with its caps (None when cgroups v2 cannot be used)."""
+    root = cgroup_v2()
+    if root is None:
+        return None
+    try:
+        parent = root / CGROUP_PARENT
+        parent.mkdir(exist_ok=True)
+        for d in (root, parent):
+            enabled = set((d / "cgroup.subtree_control").read_text().split())
+            missing = {"memory", "pids", "cpu"} - enabled
+            if missing:
+                (d / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in sorted(missing)))
+        group = parent / account
+        group.mkdir(exist_ok=True)
+        (group / "memory.max").write_text(str(memory) if memory else "max")
+        (group / "pids.max").write_text(str(pids) if pids else "max")
+        (group / "cpu.max").write_text(f"{int(cpu * 100000)} 100000" if cpu else "max 100000")
+        return group
+    except OSError:
+        return None
 
 
 def reachable_by_others(path: str | os.PathLike) -> bool:
@@ -147,11 +198,42 @@ def shared_interpreter(run_dir: Path) -> Path:
 
 
 class XuefaSpawner(LocalProcessSpawner):
-    """LocalProcessSpawner with ``xf-<name>`` system users and homes under the data dir."""
+    """LocalProcessSpawner with per-platform system users, homes under the data dir and limits."""
 
     system_user_prefix = Unicode(
-        SYSTEM_USER_PREFIX,
-        help="Prefix of the unix account made for each person when the hub runs as root.",
+        "",
+        help="Prefix of the unix account made for each person when the hub runs as root. Empty "
+        "(default): the platform's own (grading.host.sysusers: $XUEFA_USER_PREFIX, else 'xf-' "
+        "for /var/lib/xuefa and existing platforms, 'xf<hash of the data dir>-' otherwise). The "
+        "grading service checks submission owners against the same prefix: set "
+        "$XUEFA_USER_PREFIX rather than this trait to change it.",
+    ).tag(config=True)
+
+    address_space_limit = Integer(
+        2 * GiB,
+        help="RLIMIT_AS (bytes) of every process of a person's server (0: none): an allocation "
+        "beyond it fails in that kernel (MemoryError) instead of exhausting the host.",
+    ).tag(config=True)
+
+    process_limit = Integer(
+        512,
+        help="RLIMIT_NPROC of a person's account: processes and threads it may have at once "
+        "(0: none). A fork bomb stops there.",
+    ).tag(config=True)
+
+    file_size_limit = Integer(
+        4 * GiB,
+        help="RLIMIT_FSIZE (bytes): the largest file a person's server may write (0: none).",
+    ).tag(config=True)
+
+    cgroup_memory = Integer(
+        3 * GiB,
+        help="memory.max (bytes) of a person's cgroup, when cgroups v2 can be used (0: none).",
+    ).tag(config=True)
+
+    cgroup_cpu = Float(
+        1.0,
+        help="cpu.max of a person's cgroup in CPUs, when cgroups v2 can be used (0: none).",
     ).tag(config=True)
 
     data_dir = Unicode(help="Platform data dir (default: $XUEFA_DATA_DIR).").tag(config=True)
@@ -187,22 +269,52 @@ class XuefaSpawner(LocalProcessSpawner):
         return self.datadir.home(self.user.name)
 
     @property
+    def user_prefix(self) -> str:
+        return self.system_user_prefix or sysusers.user_prefix(self.datadir.root)
+
+    @property
     def unix_name(self) -> str:
         """The unix account the server runs as."""
         if is_root():
-            return system_username(self.user.name, self.system_user_prefix)
+            return system_username(self.user.name, self.user_prefix)
         return pwd.getpwuid(os.getuid()).pw_name
 
+    def rlimits(self) -> list[tuple[int, int]]:
+        """(resource, limit) pairs applied to the server and inherited by its kernels."""
+        import resource
+
+        wanted = [(resource.RLIMIT_AS, self.address_space_limit),
+                  (resource.RLIMIT_FSIZE, self.file_size_limit)]
+        if is_root():  # per account: only meaningful when each person has their own
+            wanted.append((resource.RLIMIT_NPROC, self.process_limit))
+        return [(r, v) for r, v in wanted if v and v > 0]
+
     def make_preexec_fn(self, name):
+        import resource
+
         home = str(self.home_dir)
         # the home comes from the data dir, not from /etc/passwd (which may name an older one)
         setuid = set_user_setuid(self.unix_name, chdir=False) if is_root() else None
         nice = self.nice
+        limits = self.rlimits()
+        group = None
+        if is_root():
+            group = ensure_cgroup(self.unix_name, self.cgroup_memory, self.process_limit,
+                                  self.cgroup_cpu)
+        procs = str(group / "cgroup.procs") if group is not None else None
 
-        def preexec():
+        def preexec():  # in the child between fork and exec: syscalls only
             if nice:
                 # after Popen's setsid(): this session's autogroup is the server's own
                 set_priority(nice)
+            if procs is not None:
+                try:
+                    with open(procs, "w") as f:
+                        f.write("0")
+                except OSError:
+                    pass
+            for res, value in limits:
+                resource.setrlimit(res, (value, value))
             if setuid is not None:
                 setuid()
             os.chdir(home)
@@ -219,6 +331,8 @@ class XuefaSpawner(LocalProcessSpawner):
     def get_env(self):
         env = super().get_env()
         env["XUEFA_DATA_DIR"] = str(self.datadir.root)
+        # glibc makes a 64 MB arena per thread: under RLIMIT_AS that address space is wasted
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         # submit (nbgrader exchange) and learning events (records service, through the public
         # proxy with the learner's own token) from inside the learner's kernel
         env["XUEFA_EXCHANGE"] = str(self.datadir.exchange)
@@ -266,36 +380,42 @@ class XuefaSpawner(LocalProcessSpawner):
         return cmd
 
     def install_skeleton(self, uid: int | None = None, gid: int | None = None) -> list[Path]:
-        """Copy :attr:`skeleton_dir` into the home (platform files, not the learner's work)."""
+        """Copy :attr:`skeleton_dir` into the home (platform files, not the learner's work),
+        through :func:`hub_config.home.put_file`: no link inside the home is followed."""
+        from hub_config.home import UnsafeHome, put_file
+
         src_root = Path(self.skeleton_dir)
         copied = []
         if not src_root.is_dir():
             return copied
         for src in sorted(p for p in src_root.rglob("*") if p.is_file()):
-            dest = self.home_dir / src.relative_to(src_root)
-            if dest.exists() and dest.stat().st_mtime >= src.stat().st_mtime:
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest)
-            if uid is not None:
-                for path in (dest, *dest.relative_to(self.home_dir).parents):
-                    os.chown(self.home_dir / path, uid, gid)
-            copied.append(dest)
+            rel = src.relative_to(src_root)
+            st = src.stat()
+
+            def older(dest_st, read, st=st):
+                return not stat.S_ISREG(dest_st.st_mode) or dest_st.st_mtime < st.st_mtime
+
+            try:
+                if put_file(self.home_dir, rel, src.read_bytes(), uid=uid, gid=gid,
+                            mode=stat.S_IMODE(st.st_mode), mtime=st.st_mtime, only_if=older):
+                    copied.append(self.home_dir / rel)
+            except UnsafeHome as exc:
+                self.log.warning("skeleton file %s not installed for %s: %s", rel, self.user.name, exc)
         return copied
 
     def install_home_page(self, uid: int | None = None, gid: int | None = None) -> Path | None:
-        """The learners' landing page 我的学习.ipynb (``hub_config.home``, the courses area),
-        refreshed at every start; skipped while that module has not landed. Others get none,
-        and an unchanged copy from a time they were a learner is taken away."""
+        """The learners' landing page 我的学习.ipynb (``hub_config.home``), refreshed at every
+        start. Others get none, and an unchanged copy from a time they were a learner is taken
+        away (a link or their own edit stays)."""
+        from hub_config.home import HOME_NOTEBOOK, SKEL, UnsafeHome, install_home, remove_if_same
+
         try:
-            from hub_config.home import HOME_NOTEBOOK, SKEL, install_home
-        except ImportError:
-            return None
-        if self.is_learner:
-            return install_home(self.home_dir, uid, gid)
-        stale = self.home_dir / HOME_NOTEBOOK
-        if stale.is_file() and stale.read_bytes() == (SKEL / HOME_NOTEBOOK).read_bytes():
-            stale.unlink()
+            if self.is_learner:
+                return install_home(self.home_dir, uid, gid)
+            if self.home_dir.is_dir():
+                remove_if_same(self.home_dir, HOME_NOTEBOOK, (SKEL / HOME_NOTEBOOK).read_bytes())
+        except UnsafeHome as exc:
+            self.log.warning("我的学习 not installed for %s: %s", self.user.name, exc)
         return None
 
     async def start(self):

@@ -1,4 +1,4 @@
-"""The learner's home page 我的学习.ipynb and how it gets into each home.
+"""The learner's home page 我的学习.ipynb and how platform files get into people's homes.
 
 The page is a platform file, not the learner's work: :func:`install_home` copies it into a
 home at every spawn (replacing an older copy), so an update reaches everyone on their next
@@ -6,30 +6,160 @@ start. Learners land on ``/voila/render/我的学习.ipynb`` (see hub_config.con
 
 :data:`SKEL` holds only files meant for homes, so it can also serve as the spawner's
 ``skeleton_dir`` (``c.XuefaSpawner.skeleton_dir = str(hub_config.home.SKEL)``).
+
+The hub runs as root and a home belongs to its learner, who can put anything there: a link
+named 我的学习.ipynb pointing at ``/etc/shadow``, a directory replaced by a link, a fifo. So
+nothing here goes by path name inside a home. :func:`put_file` walks from the home's own
+directory descriptor (opened ``O_DIRECTORY|O_NOFOLLOW``), creates each missing directory with
+``mkdir`` relative to its parent's descriptor, writes a new file under a random name with
+``O_CREAT|O_EXCL|O_NOFOLLOW``, sets owner and mode on the descriptor (``fchown``/``fchmod``)
+and renames it over the old name: a link found there is replaced, never followed, and nothing
+outside the home is opened for writing, chmod-ed or chown-ed.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
+import secrets
+import stat
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SKEL = HERE / "skel"
 HOME_NOTEBOOK = "我的学习.ipynb"
 
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafeHome(Exception):
+    """A path inside a home is not what the platform would have made (a link, a file where a
+    directory belongs); the platform file is then not installed there."""
+
+
+def _open_dir(name: str, dir_fd: int | None, uid: int | None, gid: int | None,
+              create: bool) -> int:
+    try:
+        fd = os.open(name, _DIR, dir_fd=dir_fd)
+    except FileNotFoundError:
+        if not create:
+            raise
+        try:
+            os.mkdir(name, 0o755, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+        fd = os.open(name, _DIR, dir_fd=dir_fd)
+        if uid is not None:
+            os.fchown(fd, uid, gid if gid is not None else -1)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafeHome(f"{name!r} is not a directory") from None
+        raise
+    return fd
+
+
+def _stat_at(dir_fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _read_at(dir_fd: int, name: str, limit: int) -> bytes | None:
+    """The contents of a regular file ``name`` (None: absent, a link or anything else)."""
+    try:
+        fd = os.open(name, _READ, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        chunks, n = [], 0
+        while n <= limit:
+            b = os.read(fd, 1 << 16)
+            if not b:
+                break
+            chunks.append(b)
+            n += len(b)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def put_file(home: str | os.PathLike, rel: str | os.PathLike, data: bytes, *,
+             uid: int | None = None, gid: int | None = None, mode: int = 0o644,
+             mtime: float | None = None, only_if=None) -> bool:
+    """Write ``data`` as ``home/rel`` without following any link inside ``home``.
+
+    ``only_if(existing_stat, read_existing)`` decides whether an existing entry is replaced
+    (``read_existing()`` returns its bytes, or None when it is no regular file); default: replace
+    unless it already holds ``data``. Returns True when the file was written."""
+    parts = Path(rel).parts
+    if not parts or any(p in ("", ".", "..") for p in parts) or Path(rel).is_absolute():
+        raise ValueError(f"bad relative path {rel!r}")
+    fds = [os.open(home, _DIR)]
+    try:
+        if uid is not None and os.fstat(fds[0]).st_uid not in (uid, 0):
+            raise UnsafeHome(f"{home} is not owned by uid {uid}")
+        for part in parts[:-1]:
+            fds.append(_open_dir(part, fds[-1], uid, gid, create=True))
+        d, name = fds[-1], parts[-1]
+        st = _stat_at(d, name)
+        if st is not None:
+            if stat.S_ISDIR(st.st_mode):
+                raise UnsafeHome(f"{rel} is a directory")
+            decide = only_if or (lambda st, read: read() != data)
+            if not decide(st, lambda: _read_at(d, name, max(len(data), 1 << 20))):
+                return False
+        tmp = f".{name}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(tmp, _NEW, 0o600, dir_fd=d)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if uid is not None:
+                os.fchown(fd, uid, gid if gid is not None else -1)
+            os.fchmod(fd, mode)
+            if mtime is not None:
+                os.utime(fd, (mtime, mtime))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp, dir_fd=d)
+            raise
+        os.close(fd)
+        # rename replaces whatever entry has the name (a link included) and follows nothing
+        os.rename(tmp, name, src_dir_fd=d, dst_dir_fd=d)
+        return True
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
+
+
+def remove_if_same(home: str | os.PathLike, rel: str, data: bytes) -> bool:
+    """Unlink ``home/rel`` when it is a regular file holding exactly ``data`` (a link or a
+    learner's own edit stays)."""
+    fd = os.open(home, _DIR)
+    try:
+        if _read_at(fd, rel, len(data)) == data:
+            os.unlink(rel, dir_fd=fd)
+            return True
+        return False
+    finally:
+        os.close(fd)
+
 
 def install_home(home_dir: str | os.PathLike, uid: int | None = None, gid: int | None = None) -> Path:
-    """Put 我的学习.ipynb into ``home_dir`` (idempotent); chown it when ``uid`` is given."""
+    """Put 我的学习.ipynb into ``home_dir`` (idempotent); owned by ``uid`` when given."""
     home = Path(home_dir)
     home.mkdir(parents=True, exist_ok=True)
-    src = SKEL / HOME_NOTEBOOK
-    dest = home / HOME_NOTEBOOK
-    if not dest.exists() or dest.read_bytes() != src.read_bytes():
-        tmp = home / f".{HOME_NOTEBOOK}.tmp"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    dest.chmod(0o644)
-    if uid is not None:
-        os.chown(dest, uid, gid if gid is not None else -1)
-    return dest
+    data = (SKEL / HOME_NOTEBOOK).read_bytes()
+
+    def outdated(st, read):
+        return (read() != data or stat.S_IMODE(st.st_mode) != 0o644
+                or (uid is not None and st.st_uid != uid))
+
+    put_file(home, HOME_NOTEBOOK, data, uid=uid, gid=gid, mode=0o644, only_if=outdated)
+    return home / HOME_NOTEBOOK

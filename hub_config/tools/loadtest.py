@@ -471,7 +471,7 @@ def load(learners: int, *, course: str = "pingtai_rumen", ramp: float | None = N
     from grading.content.publish import load_campaign, publish_course, upsert_course
     from grading.records.roster import import_roster
     from hub_config.tools.platform import REPO, Platform, platform_pids
-    from hub_config.spawner import system_username
+    from grading.host.sysusers import system_username, user_prefix
 
     ramp = 2.0 * learners if ramp is None else ramp
     courses_root = REPO / "courses"
@@ -480,10 +480,11 @@ def load(learners: int, *, course: str = "pingtai_rumen", ramp: float | None = N
     datadir = DataDir(root / "data").ensure()
     url = datadir.records_db_url
     usernames = [f"load{i:03d}" for i in range(1, learners + 1)]
+    prefix = user_prefix(datadir.root)  # the accounts this platform's spawner makes
     initial = "Load-init-2026"
 
     def existing_users() -> set[str]:
-        return {system_username(u) for u in usernames if _has_user(system_username(u))}
+        return {system_username(u, prefix) for u in usernames if _has_user(system_username(u, prefix))}
 
     pre_existing = existing_users()
     platform = None
@@ -505,7 +506,7 @@ def load(learners: int, *, course: str = "pingtai_rumen", ramp: float | None = N
             uids = set()
             for u in usernames:
                 try:
-                    uids.add(pwd.getpwnam(system_username(u)).pw_uid)
+                    uids.add(pwd.getpwnam(system_username(u, prefix)).pw_uid)
                 except KeyError:
                     pass
             return uids

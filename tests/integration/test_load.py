@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 
 def load_users() -> set[str]:
     users = subprocess.run(["getent", "passwd"], capture_output=True, text=True).stdout
-    return {line.split(":")[0] for line in users.splitlines() if line.startswith("xf-load")}
+    # accounts are per platform: xf<hash of the data dir>-load001
+    return {line.split(":")[0] for line in users.splitlines() if re.match(r"xf[0-9a-f]*-load", line)}
 
 
 def run_load(env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
