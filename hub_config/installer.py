@@ -1,7 +1,7 @@
 """Set up a machine for xuefa and run it: the two README commands.
 
     python3 -m hub_config.installer up --demo   # set up, then start the platform with demo data
-    python3 -m hub_config.installer test        # set up (plus test-only packages), then pytest
+    python3 -m hub_config.installer test        # set up (plus test-only packages), ruff, pytest
 
 Standard library only: it runs before anything is installed. Like TLJH's installer it is a
 checklist of idempotent ``ensure_*`` steps, so running it again only does what is missing.
@@ -106,6 +106,11 @@ def main(argv: list[str] | None = None) -> None:
     elif action == "test":
         setup(test=True)
         os.chdir(REPO)
+        # lint first: the README's two commands are the whole of CI (.ci/run)
+        try:
+            run(vbin("ruff"), "check", ".")
+        except subprocess.CalledProcessError:
+            raise SystemExit("ruff check found problems (listed above); pytest not run") from None
         os.execv(vbin("python"), [str(vbin("python")), "-m", "pytest", *argv])
     else:
         raise SystemExit(f"usage: python3 -m hub_config.installer [setup|up|test] [args...]; got {action!r}")

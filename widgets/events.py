@@ -51,7 +51,7 @@ def _service_url_from_hub(api: str) -> str | None:
         with urllib.request.urlopen(req, timeout=5) as r:
             info = json.load(r)
         return info.get("url", "").rstrip("/") + "/" if info.get("url") else None
-    except Exception:
+    except Exception:  # noqa: BLE001 - no hub answer: the caller queues and retries
         return None
 
 
@@ -182,7 +182,7 @@ class EventClient:
             # a 4xx will never succeed: drop it instead of blocking the queue forever
             ok = 400 <= e.code < 500 and e.code not in (401, 403, 404, 429)
             self.last_error = f"HTTP {e.code}"
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure keeps the event queued
             self.last_error = repr(e)
             ok = False
         return ok
@@ -200,5 +200,5 @@ class EventClient:
             try:
                 self.flush()
                 delay = self.retry_seconds if not self.pending() else min(delay * 2, 300)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the sender thread must never die
                 delay = min(delay * 2, 300)

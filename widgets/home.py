@@ -76,7 +76,7 @@ def fetch_feedback(course_id: str) -> list[Path]:
     (re-fetched each time: a trainer's later essay grade replaces the autograded one)."""
     try:
         _exchange(course_id, "FetchFeedback").start()
-    except BaseException:  # nbgrader exits through self.fail when nothing is released yet
+    except BaseException:  # noqa: BLE001 - nbgrader exits through self.fail when nothing is released yet
         pass
     return feedback_files(course_id)
 
@@ -181,7 +181,7 @@ class ModuleCard(W.VBox):
         self.message.value = "正在准备课程……"
         try:
             fetch_module(self.cid)
-        except BaseException as e:  # nbgrader calls sys.exit through self.fail
+        except BaseException as e:  # noqa: BLE001 - nbgrader calls sys.exit through self.fail
             self.message.value = (f"<span style='color:#c00' role='alert'>课程准备失败：{_e(e or type(e).__name__)}。"
                                   "请稍后重试。</span>")
             return

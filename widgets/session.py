@@ -85,7 +85,7 @@ class Session:
                 correct=correct,
                 payload=payload,
             )
-        except Exception:
+        except Exception:  # noqa: BLE001 - events are evidence, never a reason for a lesson to fail
             pass
 
     def practice_tried(self, qid: str, correct: bool) -> None:

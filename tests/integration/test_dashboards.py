@@ -1,9 +1,6 @@
 """The dashboards through a real Voila (preheated kernels, as the service runs it): every
 notebook renders with the figures the report queries give; behind a real JupyterHub an
-administrator gets in and a learner is refused.
-
-The hub part uses the shared ``hub`` fixture (the real ``xuefa up``); while that one cannot run
-(it needs ``grading.records.roster``), a minimal hub of our own checks ``service_spec``/``service_role``.
+administrator gets in and a learner is refused (the shared ``hub`` fixture: the real ``xuefa up``).
 """
 
 from __future__ import annotations
@@ -144,6 +141,15 @@ def test_trend_laggards_and_items(city, pages):
     assert charts.pct(hardest.share_correct) in pages["items"]
 
 
+def test_unknown_campaign_is_refused_in_chinese(voila):
+    base, _ = voila
+    for nb in ("overview", "items"):
+        r = requests.get(f"{base}/voila/render/{nb}.ipynb", params={"campaign": "no-such"}, timeout=180)
+        text = outputs_text(r.text)
+        assert r.status_code == 200 and "没有找到该学习活动" in text, text[-1500:]
+        assert "no-such" not in text and "There was an error" not in text
+
+
 def test_only_plotly_is_served_as_a_file(voila):
     base, _ = voila
     assert requests.get(f"{base}/voila/files/overview.ipynb", timeout=30).status_code == 403
@@ -205,5 +211,3 @@ def test_admin_in_learner_out(hub):
     assert r.status_code == 403
     assert "参学率" not in r.text and "仪表盘测试学习月" not in r.text
 
-
-# --- a minimal hub of our own, until the shared fixture can run (it needs grading.records.roster) -------

@@ -89,8 +89,8 @@ def test_shuffle_is_per_learner_and_stable(nb):
     # labels are numbered by position, values are the author's letters
     xf.setup(course="demo", mode="assessment", notebook=nb, username="ganbu1", events=False)
     s = xf.SingleChoice(id="s0", options=OPTS)
-    labels = [l for l, _v in s.choice.options]
-    assert [l[0] for l in labels] == list("ABCDE")
+    labels = [label for label, _v in s.choice.options]
+    assert [label[0] for label in labels] == list("ABCDE")
     shown_first = s.choice.options[0]
     s.choice.value = shown_first[1]
     assert saved(nb)["s0"] == shown_first[1]
