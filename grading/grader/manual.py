@@ -32,7 +32,10 @@ def sync_manual(datadir: DataDir) -> int:
     """Finalise every waiting essay result a trainer has finished; returns how many."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from grading.grader.worker import Context, Settings, config_for, feedback
+    from grading.grader.worker import (Context, Settings, autograded_items, config_for, feedback,
+                                       may_reveal, withhold_items)
+    from grading.records.db import session_scope
+    from grading.records.results import is_passed, pass_mark
 
     done = 0
     for result_id, course_id, assignment, username, submitted_at in pending_manual(datadir.records_db_url):
@@ -54,10 +57,28 @@ def sync_manual(datadir: DataDir) -> int:
 
         row = next((r for r in attempts(datadir.records_db_url, username, course_id, assignment)
                     if r.id == result_id), None)
+        with session_scope(datadir.records_db_url) as s:
+            mark = pass_mark(s, course_id)
+        # keys and explanations once the final score passes (or an earlier attempt did)
+        reveal = may_reveal(datadir, course_id, assignment, username,
+                            is_passed(score, max_score, mark))
         details = None
         if row is not None:
             details = []
-            for d in row.details or []:
+            source = row.details or []
+            if reveal:  # the attempt's details were stored without keys: read them back
+                out = datadir.course_root(course_id) / "autograded" / username / assignment
+                try:
+                    full = {str(d.get("id")): d for d in autograded_items(out, {})}
+                    source = [dict(d, **{k: full[str(d.get("id"))][k] for k in ("key", "explanation")
+                                         if k in full.get(str(d.get("id")), {})})
+                              for d in source]
+                except Exception:
+                    log.warning("could not read keys back for %s/%s %s", course_id, assignment,
+                                username, exc_info=True)
+            else:
+                source = withhold_items(source)
+            for d in source:
                 d = dict(d)
                 if d.get("id") in manual:
                     d["points"], d["max_points"] = manual[d["id"]]
@@ -65,6 +86,7 @@ def sync_manual(datadir: DataDir) -> int:
                 details.append(d)
         ctx = Context(datadir, course_id, assignment, username, submitted_at, Settings())
         ctx.config = config_for(ctx)
+        ctx.reveal = reveal
         try:
             feedback(ctx)
         except Exception:

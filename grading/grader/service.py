@@ -155,7 +155,7 @@ def worker_main(root: str, n: int, settings: Settings, log_level: int = logging.
     get_engine(url).dispose(close=False)  # connections inherited over fork belong to the parent
     me = jobs.worker_id(n)
     _share_gradebook_engines()
-    kp = pool()
+    kp = pool(root)  # kernels run as this platform's grader user
     kp.replenish()
     try:
         while True:

@@ -3,23 +3,33 @@
 One job goes through small steps, each idempotent so a crash anywhere is repaired by running
 the job again (nbgrader-converter style: a list of steps, new behaviour is a new step):
 
-  locate -> check_size -> collect -> check_notebooks -> autograde -> read_scores -> feedback
+  locate -> check_size -> collect -> check_notebooks -> rebuild_input -> autograde
+  -> read_scores -> withhold -> feedback
   -> (the service writes the Result in the same transaction that marks the job done)
 
 A step may end the pipeline with an outcome (``too_large``, ``bad_notebook``, ...) and a
 zh-CN message; the learner still gets a Result row and, when nbgrader produced one, feedback.
 
-Speed without shared state: nbgrader is imported once per worker, collect/autograde/feedback
-run in-process through nbgrader's converters and exchange classes, and kernels come from a
-:class:`KernelPool`: each worker keeps one kernel booted ahead of time, uses it for exactly
-one notebook and kills it, and launches the replacement right away so it boots while this
-submission's feedback is generated. Every notebook therefore runs in a fresh kernel process
-(nothing of one learner's run can be seen by another), but nobody waits for a kernel start.
+Score from data: ``rebuild_input`` builds the notebooks nbgrader grades from the course's
+released cells plus the learner's answers file (JSON, schema- and size-checked; see
+:mod:`grading.grader.rebuild`), so nothing a learner wrote is executed. The kernel that runs
+them is sandboxed (:mod:`grading.host.sandbox`: grader user, empty environment, rlimits, no
+network); nbgrader's Autograde, the gradebook and the records stay in this process, the kernel
+only executes. ``withhold`` keeps keys and explanations out of the Result details and the
+released feedback until the learner has passed.
+
+Speed: nbgrader is imported once per worker, collect/autograde/feedback run in-process through
+nbgrader's converters and exchange classes, and each worker keeps one warm sandboxed kernel
+(:class:`KernelPool`) that grades notebook after notebook: since only course cells run in it,
+its namespace is reset and it moves to a fresh private dir per job; a kernel that errs is
+replaced.
 """
 
 from __future__ import annotations
 
+import copy
 import glob
+import json
 import logging
 import os
 import shutil
@@ -54,29 +64,48 @@ class Settings:
 
 # --- kernels ------------------------------------------------------------------------------------
 
-PRELOAD = ["__import__('widgets')"]  # binds no name in the learner's namespace
+PRELOAD = ["__import__('widgets')"]  # binds no name in the notebook's namespace
+
+# run before each job in a reused kernel: nothing of the previous notebook's namespace stays
+# (IPython's reset re-creates the user namespace), and the kernel moves to this job's dir
+# (chdir first: the previous job's dir is gone, and IPython's reset looks at the cwd)
+RESET = ("__import__('os').chdir({path!r})\n"
+         "get_ipython().reset(new_session=False)")
 
 
 class KernelPool:
-    """A ready kernel for the next notebook; each kernel runs one notebook, then is replaced."""
+    """One warm sandboxed kernel per worker, reused for up to ``max_jobs`` notebooks.
 
-    def __init__(self, kernel_name: str = "python3"):
+    Only the course's own cells ever run in it (the notebook is rebuilt from the course, the
+    learner's answers are data files), so reuse is safe as long as each job starts from a clean
+    namespace in its own directory: the namespace is reset and the job's answers are copied into
+    a fresh private dir before the first cell, and the dir is removed after the last. A kernel
+    that showed any error, timed out or died is thrown away and a new one booted at once."""
+
+    def __init__(self, sandbox=None, kernel_name: str = "python3", max_jobs: int = 200):
         self.kernel_name = kernel_name
+        self.max_jobs = max_jobs
+        self._sandbox = sandbox
         self._next = None
-        self._cwd = tempfile.mkdtemp(prefix="xuefa-kernel-")
+
+    @property
+    def sandbox(self):
+        if self._sandbox is None:
+            from grading.host.sandbox import Sandbox
+
+            root = os.environ.get("XUEFA_DATA_DIR") or tempfile.gettempdir()
+            self._sandbox = Sandbox.for_platform(root)
+        return self._sandbox
 
     def _launch(self):
-        from jupyter_client.manager import AsyncKernelManager
-        from jupyter_core.utils import run_sync
+        from grading.host.sandbox import start_kernel
 
-        km = AsyncKernelManager(kernel_name=self.kernel_name)
-        # what nbgrader's Execute would give the kernel it starts itself
-        env = dict(os.environ, NBGRADER_EXECUTION="autograde")
         # the widgets package (ipywidgets and all) is what every course notebook imports first:
         # importing it while the kernel boots ahead takes ~1 s off the learner's wait
-        run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:",
-                                                   f"--IPKernelApp.exec_lines={PRELOAD!r}"],
-                                  env=env, cwd=self._cwd)
+        km = start_kernel(self.sandbox, self.kernel_name,
+                          extra_arguments=["--HistoryManager.hist_file=:memory:",
+                                           f"--IPKernelApp.exec_lines={PRELOAD!r}"])
+        km.xuefa_jobs = 0
         try:  # the kernel runs in a session (autogroup) of its own: give it the service's priority
             set_priority(GRADING_NICE, km.provisioner.process.pid)
         except AttributeError:
@@ -93,37 +122,61 @@ class KernelPool:
 
         km, self._next = self._next, None
         if km is not None and not run_sync(km.is_alive)():
-            self.discard(km)  # killed while waiting (OOM killer, an operator): boot another
+            self.discard(km)  # killed while waiting (OOM killer, rlimits, an operator): boot another
             km = None
         return km or self._launch()
 
-    def discard(self, km) -> None:
-        from jupyter_core.utils import run_sync
+    def job_dir(self, km, answers_from: str | os.PathLike | None) -> Path:
+        """A private dir for one job inside the kernel's own dir, holding only the sanitised
+        answers files the grader wrote (never a file of the learner's)."""
+        d = self.sandbox.private_dir(km.home, prefix="job-")
+        if answers_from:
+            for f in Path(answers_from).glob("*.answers.json"):
+                if f.is_file() and not f.is_symlink():
+                    shutil.copyfile(f, d / f.name, follow_symlinks=False)
+                    self.sandbox.give(d / f.name)
+        return d
 
-        try:
-            run_sync(km.shutdown_kernel)(now=True)
-        except Exception:  # already dead (e.g. the notebook called os._exit)
-            log.debug("kernel shutdown failed", exc_info=True)
+    def release(self, km, healthy: bool) -> None:
+        km.xuefa_jobs = getattr(km, "xuefa_jobs", 0) + 1
+        if healthy and self._next is None and km.xuefa_jobs < self.max_jobs:
+            self._next = km
+            return
+        self.discard(km)
+        self.replenish()
+
+    def discard(self, km) -> None:
+        from grading.host.sandbox import stop_kernel
+
+        stop_kernel(km)
 
     def close(self) -> None:
         if self._next is not None:
             self.discard(self._next)
             self._next = None
-        shutil.rmtree(self._cwd, ignore_errors=True)
 
 
 _POOL: KernelPool | None = None
 
 
-def pool() -> KernelPool:
+def pool(data_root: str | os.PathLike | None = None) -> KernelPool:
+    """The worker's kernel pool; the first call (``worker_main``) names the platform, whose
+    grader user the kernels run as."""
     global _POOL
     if _POOL is None:
-        _POOL = KernelPool()
+        from grading.host.sandbox import Sandbox
+
+        _POOL = KernelPool(Sandbox.for_platform(data_root) if data_root else None)
     return _POOL
 
 
+def _unhealthy(nb) -> bool:
+    """Any error output: the kernel may hold a half-run cell's state; don't reuse it."""
+    return any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
 def pooled_execute_class():
-    """nbgrader's Execute preprocessor, taking its kernel from the worker's pool."""
+    """nbgrader's Execute preprocessor, running the notebook in the worker's warm sandboxed kernel."""
     from nbclient import NotebookClient
     from nbgrader.preprocessors import Execute
 
@@ -131,29 +184,38 @@ def pooled_execute_class():
         def preprocess(self, nb, resources=None, km=None):
             if not any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb.cells):
                 # a lesson of the module: nothing to score, so no kernel to start and run
-                # (a module's lessons cost two kernels per submission, twice the assessment)
                 return nb, resources
             kp = pool()
             km = kp.take()
+            healthy, jobdir = False, None
             try:
                 NotebookClient.__init__(self, nb, km)
+                self.kc = None
                 self.reset_execution_trackers()
                 self._check_assign_resources(resources)
+                # the notebook's dir is the grader's rebuilt input: only sanitised answers there
+                src = (resources or {}).get("metadata", {}).get("path")
+                jobdir = kp.job_dir(km, src)
                 with self.setup_kernel():
-                    info = self.wait_for_reply(self.kc.kernel_info())
-                    self.nb.metadata["language_info"] = info["content"]["language_info"]
-                    # the kernel booted before we knew the notebook: move it where nbgrader
-                    # would have started it (answers files are read relative to it)
-                    path = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
-                    code = f"__import__('os').chdir({str(path)!r})"
-                    self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
-                    for index, cell in enumerate(self.nb.cells):
-                        self.preprocess_cell(cell, resources, index)
+                    try:
+                        info = self.wait_for_reply(self.kc.kernel_info())
+                        self.nb.metadata["language_info"] = info["content"]["language_info"]
+                        reply = self.wait_for_reply(self.kc.execute(
+                            RESET.format(path=str(jobdir)), silent=True, store_history=False))
+                        if (reply or {}).get("content", {}).get("status") != "ok":
+                            raise RuntimeError("grading kernel could not be reset: "
+                                               f"{(reply or {}).get('content', {}).get('evalue')}")
+                        for index, cell in enumerate(self.nb.cells):
+                            self.preprocess_cell(cell, resources, index)
+                    finally:
+                        self.kc.stop_channels()
                 self.set_widgets_metadata()
+                healthy = not _unhealthy(self.nb)
                 return self.nb, self.resources
             finally:
-                kp.discard(km)
-                kp.replenish()
+                kp.release(km, healthy)
+                if jobdir is not None:
+                    shutil.rmtree(jobdir, ignore_errors=True)
 
     return PooledExecute
 
@@ -179,6 +241,8 @@ class Context:
     config: Config | None = None
     inbound: Path | None = None
     graded: Graded = field(default_factory=Graded)
+    input_dir: Path | None = None  # the rebuilt notebooks + sanitised answers nbgrader grades
+    reveal: bool = False  # may the learner see keys and explanations (feedback, details)?
 
 
 def _human(n: int) -> str:
@@ -291,17 +355,107 @@ def check_notebooks(ctx: Context) -> None:
             raise Stop("bad_notebook", OUTCOME_MESSAGES["bad_notebook"] + f"（{name}.ipynb）")
 
 
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """A learner's file, read without following a link and never more than ``limit`` + 1
+    bytes (None: absent or not a regular file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
+def rebuild_input(ctx: Context) -> None:
+    """Build what nbgrader grades from the course plus the learner's data (see ``rebuild``):
+    a private dir (root only) with one notebook per released notebook and the sanitised
+    answers files; the learner's own files never reach the grading kernel."""
+    import nbformat
+
+    from grading.grader.rebuild import MAX_ANSWERS_BYTES, SUFFIX, question_schema, rebuild
+
+    root = ctx.datadir.course_root(ctx.course_id)
+    release = root / "release" / ctx.assignment
+    sub = root / "submitted" / ctx.username / ctx.assignment
+    course_nbs = sorted(p for p in release.glob("*.ipynb") if p.is_file())
+    if not course_nbs:
+        raise Stop("error", "课程尚未发布该作业，无法评分。")
+    ctx.input_dir = Path(tempfile.mkdtemp(prefix="xuefa-input-"))
+    dest = ctx.input_dir / ctx.username / ctx.assignment
+    dest.mkdir(parents=True)
+    notes: list[str] = []
+    for course_nb in course_nbs:
+        theirs = sub / course_nb.name
+        raw = _read_regular(sub / (course_nb.stem + SUFFIX), MAX_ANSWERS_BYTES)
+        schema = question_schema(course_nb, root / "source" / ctx.assignment / course_nb.name)
+        r = rebuild(course_nb, theirs if theirs.is_file() and not theirs.is_symlink() else None,
+                    raw, schema)
+        nbformat.write(r.notebook, str(dest / course_nb.name))
+        if r.answers is not None:
+            (dest / (course_nb.stem + SUFFIX)).write_text(
+                json.dumps(r.answers, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        notes += r.notes
+    # nbgrader's release_feedback names the learner's feedback after the secret nbgrader submit
+    # made: data, copied when it looks like one (a short printable token)
+    secret = _read_regular(sub / "submission_secret.txt", 256)
+    if secret and len(secret) <= 256 and secret.strip().isascii() and secret.strip().decode().isprintable():
+        (dest / "submission_secret.txt").write_bytes(secret.strip())
+    # the job's own time (from the inbound name), not the learner's timestamp.txt
+    (dest / "timestamp.txt").write_text(
+        ctx.submitted_at.strftime("%Y-%m-%d %H:%M:%S.%f") + " UTC", encoding="utf-8")
+    for n in notes:
+        if n not in ctx.graded.notes:
+            ctx.graded.notes.append(n)
+
+
 def autograde(ctx: Context) -> None:
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import Execute
 
-    coursedir = CourseDirectory(config=ctx.config)
-    conv = Autograde(coursedir=coursedir, config=ctx.config)
+    config = copy.deepcopy(ctx.config)
+    # nbgrader reads the submission from the grader's rebuilt copy, never the learner's files
+    config.CourseDirectory.submitted_directory = str(ctx.input_dir)
+    coursedir = CourseDirectory(config=config)
+    conv = Autograde(coursedir=coursedir, config=config)
     conv.force = True
     pooled = pooled_execute_class()
     conv.autograde_preprocessors = [pooled if p is Execute else p for p in conv.autograde_preprocessors]
     conv.start()
+
+
+def autograded_items(out: Path, grades: dict) -> list[dict]:
+    """The per-question records of the autograded notebooks in ``out`` (keys included): the
+    widgets' item outputs, or the gradebook's grade for a plain nbgrader test cell."""
+    import nbformat
+
+    items, seen = [], set()
+    for path in sorted(out.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            for o in cell.get("outputs", []):
+                data = o.get("data", {})
+                if ITEM_MIME in data and isinstance(data[ITEM_MIME], dict):
+                    item = dict(data[ITEM_MIME])
+                    item.setdefault("notebook", path.stem)
+                    items.append(item)
+                    seen.add((path.stem, str(item.get("id"))))
+            gid = meta.get("grade_id")
+            if meta.get("grade") and gid and (path.stem, gid) not in seen and (path.stem, gid) in grades:
+                pts, mx = grades[(path.stem, gid)]
+                items.append({"id": gid, "notebook": path.stem, "type": None,
+                              "correct": mx > 0 and pts >= mx, "points": pts, "max_points": mx,
+                              "legal_basis": "", "explanation": ""})
+                seen.add((path.stem, gid))
+    return items
 
 
 def read_scores(ctx: Context) -> None:
@@ -316,38 +470,15 @@ def read_scores(ctx: Context) -> None:
         grades = {(gr.notebook.name, gr.name): (float(gr.score), float(gr.max_score))
                   for nb in sub.notebooks for gr in nb.grades}
     out = ctx.datadir.course_root(ctx.course_id) / "autograded" / ctx.username / ctx.assignment
-    items, seen, timed_out, truncated = [], set(), False, False
+    timed_out = truncated = False
     for path in sorted(out.glob("*.ipynb")):
-        nb = nbformat.read(str(path), as_version=4)
-        for cell in nb.cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
+        for cell in nbformat.read(str(path), as_version=4).cells:
             for o in cell.get("outputs", []):
                 if o.get("output_type") == "error" and o.get("ename") == TIMEOUT_ENAME:
                     timed_out = True
                 if "Output truncated" in "".join(o.get("text", "")):
                     truncated = True
-                data = o.get("data", {})
-                if ITEM_MIME in data and isinstance(data[ITEM_MIME], dict):
-                    item = dict(data[ITEM_MIME])
-                    item.setdefault("notebook", path.stem)
-                    items.append(item)
-                    seen.add((path.stem, str(item.get("id"))))
-            # a grade cell without a widget item (plain nbgrader tests): score from the gradebook
-            gid = meta.get("grade_id")
-            if meta.get("grade") and gid and (path.stem, gid) not in seen and (path.stem, gid) in grades:
-                pts, mx = grades[(path.stem, gid)]
-                items.append({"id": gid, "notebook": path.stem, "type": None,
-                              "correct": mx > 0 and pts >= mx, "points": pts, "max_points": mx,
-                              "legal_basis": "", "explanation": ""})
-                seen.add((path.stem, gid))
-    g.details = items
-    present = {(path.stem, c.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
-               for path in out.glob("*.ipynb")
-               for c in nbformat.read(str(path), as_version=4).cells}
-    deleted = sorted(gid for (nb_name, gid) in grades if (nb_name, gid) not in present)
-    if deleted:
-        # nbgrader restores edited test cells but not deleted ones: it leaves them to a trainer
-        g.notes.append(f"提交中缺少评分单元格 {'、'.join(deleted)}（可能被删除），已交讲师复核。")
+    g.details = autograded_items(out, grades)
     if timed_out:
         g.outcome = "timeout"
         g.notes.append(OUTCOME_MESSAGES["timeout"].format(timeout=ctx.settings.timeout))
@@ -355,6 +486,73 @@ def read_scores(ctx: Context) -> None:
         g.outcome = "needs_manual"
     if truncated:
         g.notes.append("部分单元格输出过长，已被截断。")
+
+
+# --- keys withheld until the learner may see them ---------------------------------------------------
+
+WITHHELD = ("key", "explanation")
+WITHHELD_NOTE = "正确答案和解析在本课程测试合格后显示。"
+WITHHELD_SOURCE = "# 正确答案和解析在本课程测试合格后显示。"
+
+
+def may_reveal(datadir: DataDir, course_id: str, assignment: str, username: str,
+               passed_now: bool) -> bool:
+    """Default policy until the exams issue sets one per assessment: keys and explanations
+    once the learner has passed (this attempt or an earlier one)."""
+    if passed_now:
+        return True
+    from grading.records.results import attempts
+
+    try:
+        return any(r.passed for r in attempts(datadir.records_db_url, username, course_id, assignment))
+    except Exception:
+        log.warning("could not read earlier attempts of %s; keys withheld", username, exc_info=True)
+        return False
+
+
+def withhold_items(items: list[dict]) -> list[dict]:
+    """Right/wrong, points and the learner's own answer per item; no key, no explanation."""
+    return [{k: v for k, v in d.items() if k not in WITHHELD} for d in items]
+
+
+def withhold(ctx: Context) -> None:
+    from grading.records.db import session_scope
+    from grading.records.results import is_passed, pass_mark
+
+    g = ctx.graded
+    passed = False
+    if g.outcome in ("ok", "timeout"):
+        with session_scope(ctx.datadir.records_db_url) as s:
+            mark = pass_mark(s, ctx.course_id)
+        passed = is_passed(g.score, g.max_score, mark)
+    ctx.reveal = may_reveal(ctx.datadir, ctx.course_id, ctx.assignment, ctx.username, passed)
+    if not ctx.reveal:
+        g.details = withhold_items(g.details)
+        g.notes.append(WITHHELD_NOTE)
+
+
+def withhold_keys_preprocessor():
+    """For nbgrader's feedback of an attempt that may not see the keys: the hidden tests' source
+    (keys, explanations) and any key in their outputs are taken out before the HTML is made."""
+    from nbconvert.preprocessors import Preprocessor
+
+    class WithholdKeys(Preprocessor):
+        def preprocess_cell(self, cell, resources, index):
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+                cell.source = WITHHELD_SOURCE
+                outputs = []
+                for o in cell.get("outputs", []):
+                    if o.get("output_type") == "error":
+                        o["traceback"] = []  # a traceback quotes the test's source
+                    data = o.get("data")
+                    if isinstance(data, dict) and isinstance(data.get(ITEM_MIME), dict):
+                        data[ITEM_MIME] = withhold_items([data[ITEM_MIME]])[0]
+                    outputs.append(o)
+                cell.outputs = outputs
+            return cell, resources
+
+    return WithholdKeys
 
 
 _EXPORTER = None
@@ -403,17 +601,28 @@ def feedback(ctx: Context) -> None:
     conv = GenerateFeedback(coursedir=coursedir, config=ctx.config)
     conv.exporter_class = cached_html_exporter()
     conv.force = True
+    if not ctx.reveal:
+        conv.preprocessors = list(conv.preprocessors) + [withhold_keys_preprocessor()]
     conv.start()
     rel = ExchangeReleaseFeedback(coursedir=coursedir, config=ctx.config)
     rel.start()
 
 
-STEPS = [locate, check_size, collect, check_notebooks, autograde, read_scores, feedback]
+STEPS = [locate, check_size, collect, check_notebooks, rebuild_input, autograde, read_scores,
+         withhold, feedback]
 
 
 def run(ctx: Context) -> Graded:
     """Run the steps; an outcome-ending step or a failing nbgrader step still yields a Graded."""
     ctx.config = ctx.config or config_for(ctx)
+    try:
+        return _run(ctx)
+    finally:
+        if ctx.input_dir is not None:
+            shutil.rmtree(ctx.input_dir, ignore_errors=True)
+
+
+def _run(ctx: Context) -> Graded:
     for step in STEPS:
         t0 = time.monotonic()
         try:
@@ -421,7 +630,7 @@ def run(ctx: Context) -> Graded:
             log.debug("step %s took %.3fs", step.__name__, time.monotonic() - t0)
         except Stop as stop:
             ctx.graded.outcome, ctx.graded.message = stop.outcome, stop.message
-            if step in (read_scores, feedback):
+            if step in (read_scores, withhold, feedback):
                 return ctx.graded
             ctx.graded.score = 0.0
             try:

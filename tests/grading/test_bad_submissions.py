@@ -71,13 +71,15 @@ def oversized(d):
     (d / "视频.bin").write_bytes(b"\0" * 300_000)
 
 
+# cells a learner added never run (the notebook is rebuilt from the course): a loop or a flood
+# of output is dropped with a note, and a deleted test cell comes back from the course
 CASES = {
     "badjson": (bad_json, "bad_notebook", 0.0),
     "renamed": (renamed, "missing_notebook", 0.0),
-    "looping": (infinite_loop, "timeout", 10.0),
+    "looping": (infinite_loop, "ok", 10.0),
     "hugeout": (huge_output, "ok", 10.0),
     "edited": (edited_cells, "ok", 0.0),
-    "deleted": (deleted_test_cell, None, None),
+    "deleted": (deleted_test_cell, "ok", 10.0),
     "toolarge": (oversized, "too_large", 0.0),
 }
 
@@ -106,13 +108,10 @@ def test_each_bad_submission_gets_an_outcome_and_the_service_keeps_going(datadir
             assert r.message and any(ord(ch) in CHINESE for ch in r.message), (user, r.message)
             if outcome is not None:
                 assert (r.outcome, r.score) == (outcome, score), (user, r.outcome, r.score, r.message)
-        assert "超时" in got["looping"].message
-        assert "截断" in got["hugeout"].message
+        assert "课程以外的单元格" in got["looping"].message
+        assert "课程以外的单元格" in got["hugeout"].message
         assert "assessment.ipynb" in got["renamed"].message
         assert got["toolarge"].max_score == 10.0 and not got["toolarge"].passed
-        # nbgrader restores edited test cells, not deleted ones: a trainer has to look
-        assert got["deleted"].outcome == "needs_manual" and got["deleted"].score <= 8.0
-        assert "q05" in got["deleted"].message and "删除" in got["deleted"].message
 
         # still alive and grading normally
         assert svc.proc.poll() is None
