@@ -20,11 +20,18 @@ down to the formgrader: no JupyterLab, no terminals, no kernels from the REST AP
 contents, and formgrader's ``?path=`` (which would load an ``nbgrader_config.py`` from any
 directory) is refused by :class:`FormgraderGuard`.
 
+Formgrader's own autograde, collect, generate-feedback and release-feedback actions are refused
+(403, with a Chinese message): autograde would execute learners' notebooks as root in this
+process, and the grading service already does all four for every submission, in its sandbox,
+with the keys withheld from the feedback of attempts that have not passed. Trainers grade
+essays here; the service picks their marks up and releases the feedback itself.
+
 Run by the hub as ``python -m hub_config.formgrader_service <course_id>``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -157,13 +164,45 @@ def _formgrader_guard():
     return FormgraderGuard
 
 
+# formgrader API actions the grading service owns (see the module doc)
+SERVICE_ACTIONS = [
+    r"formgrader/api/submission/[^/]+/[^/]+/autograde",
+    r"formgrader/api/assignment/[^/]+/collect",
+    r"formgrader/api/assignment/[^/]+/generate_feedback",
+    r"formgrader/api/assignment/[^/]+/release_feedback",
+    r"formgrader/api/assignment/[^/]+/[^/]+/generate_feedback",
+    r"formgrader/api/assignment/[^/]+/[^/]+/release_feedback",
+]
+SERVICE_ACTION_MESSAGE = ("自动评分、收取作业和发布反馈由评分服务在学员提交后自动完成（在隔离环境中运行），"
+                          "此处不再提供。讲师只需在此批改简答题，保存后成绩和反馈会自动更新。")
+
+
+def _service_action_refusal():
+    from jupyter_server.base.handlers import APIHandler
+
+    class ServiceActionRefused(APIHandler):
+        """403 for every method: the grading service does this, sandboxed."""
+
+        def _refuse(self, *args, **kwargs):
+            self.set_status(403)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(json.dumps({"success": False, "error": SERVICE_ACTION_MESSAGE},
+                                   ensure_ascii=False))
+
+        get = post = put = delete = _refuse
+
+    return ServiceActionRefused
+
+
 def _load_jupyter_server_extension(serverapp) -> None:
-    # loaded before nbgrader's extension (alphabetical order), so this rule matches first
+    # loaded before nbgrader's extension (alphabetical order), so these rules match first
     from jupyter_server.utils import url_path_join
 
     webapp = serverapp.web_app
-    pattern = url_path_join(webapp.settings["base_url"], "formgrader/?")
-    webapp.add_handlers(".*$", [(pattern, _formgrader_guard())])
+    base = webapp.settings["base_url"]
+    refused = _service_action_refusal()
+    webapp.add_handlers(".*$", [(url_path_join(base, p), refused) for p in SERVICE_ACTIONS]
+                        + [(url_path_join(base, "formgrader/?"), _formgrader_guard())])
 
 
 def _jupyter_server_extension_points():
