@@ -395,3 +395,67 @@ def replace_dir(tmp: Path, dest: Path, root: Path) -> None:
     elif dest.exists():
         shutil.rmtree(dest)
     tmp.rename(dest)
+
+
+# --- nbgrader's own collect (formgrader's 收集 button, ``nbgrader collect``) ---------------------
+
+DEFAULT_LIMIT = 20 * 1024 * 1024  # the grading service's max_submission_bytes default
+
+
+def _collect_class():
+    from nbgrader.exchange.default.collect import ExchangeCollect as Base
+
+    class ExchangeCollect(Base):
+        """nbgrader's collect with the intake's checks: a bad folder name is skipped instead of
+        failing the whole collect, a folder is taken only when it passes :func:`verify` (names,
+        roster, owner), and it is copied by :func:`copy_tree` (no link followed, bytes counted).
+        Configured by :func:`grading.exchange.nbconfig.nbgrader_config` for every course."""
+
+        def _path_to_record(self, path):
+            filename = os.path.basename(path)
+            rec = parse_inbound(filename)
+            if rec is None:
+                return {"username": "", "filename": filename, "timestamp": datetime.min}
+            return {"username": rec.username, "filename": filename, "timestamp": rec.submitted_at}
+
+        def copy_files(self):
+            datadir = DataDir(Path(self.root).resolve().parent)
+            course_id = self.coursedir.course_id
+            for rec in self.src_records:
+                name, student_id = rec["filename"], rec["username"]
+                parsed = parse_inbound(name)
+                try:
+                    st = os.lstat(os.path.join(self.inbound_path, name))
+                    if parsed is None:
+                        raise reject("name")
+                    verify(datadir, course_id, student_id, name, parsed, st)
+                except (Rejected, OSError) as exc:
+                    self.log.warning("not collecting %r: %s", name, exc)
+                    continue
+                dest = Path(self.coursedir.format_path(self.coursedir.submitted_directory,
+                                                       student_id, self.coursedir.assignment_id))
+                existing = self.coursedir.get_existing_timestamp(str(dest)) if dest.is_dir() else None
+                if dest.is_dir() and not (self.update and (existing is None or rec["timestamp"] > existing)):
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.parent / f".{dest.name}.collecting"
+                shutil.rmtree(tmp, ignore_errors=True)
+                try:
+                    copy_tree(Path(self.inbound_path) / name, tmp, DEFAULT_LIMIT)
+                except (Rejected, TooLarge) as exc:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    self.log.warning("not collecting %r: %s", name, exc)
+                    continue
+                replace_dir(tmp, dest, Path(self.coursedir.root))
+                self.log.info("Collected submission: %s %s", student_id, self.coursedir.assignment_id)
+
+    return ExchangeCollect
+
+
+def __getattr__(name: str):
+    # nbgrader imports are heavy: the class is built on first use (traitlets imports it by name)
+    if name == "ExchangeCollect":
+        cls = _collect_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)

@@ -35,8 +35,11 @@ def nbgrader_config(root: Path, course_id: str, db_url: str, exchange: Path) -> 
     c.Exchange.path_includes_course = True
     c.ClearSolutions.text_stub = TEXT_STUB
     c.ExchangeReleaseAssignment.force = True  # re-publish replaces outbound/ only
-    # learners are separate unix users (xf-<name>); the service collects as root
+    # learners are separate unix users; nbgrader's owner check compares the owner's unix name
+    # with the 账号 (never equal here) and only warns: formgrader's collect uses the intake's
+    # checks instead (roster, the learner's own account as owner, no link followed)
     c.CollectApp.check_owner = False
+    c.ExchangeFactory.collect = "grading.exchange.intake.ExchangeCollect"
     return c
 
 

@@ -201,3 +201,28 @@ def test_bytes_are_counted_while_copying(folder, tmp_path):
     with pytest.raises(intake.TooLarge) as exc:
         intake.copy_tree(folder, tmp_path / "copy", 20_000)
     assert exc.value.size > 20_000
+
+
+def test_formgrader_collect_skips_bad_folders_and_follows_no_link(datadir, course):
+    """nbgrader's own collect (formgrader's button) goes through the same checks."""
+    from grading.exchange.nbconfig import course_config, nbgrader_api
+
+    d = learner_copy(datadir, course, "ganbu1")
+    submit(datadir, course, "ganbu1", d)
+    d2 = learner_copy(datadir, course, "zhengfa1")
+    submit(datadir, course, "zhengfa1", d2)
+    inbound = datadir.exchange / course / "inbound"
+    datadir.cookie_secret.write_text("cookie")
+    (folder,) = inbound.glob("zhengfa1+*")
+    (folder / "secret.txt").symlink_to(datadir.cookie_secret)  # the learner owns their folder
+    (inbound / f"..+..+{stamp()}+x").mkdir()
+    cfg = course_config(datadir, course)
+    api = nbgrader_api(datadir.course_root(course), course, datadir.gradebook_url(course),
+                       datadir.exchange, cfg)
+    res = api.collect("module")
+    assert res["success"], res
+    submitted = datadir.course_root(course) / "submitted"
+    assert (submitted / "ganbu1" / "module" / "assessment.ipynb").is_file()
+    assert not (submitted / "zhengfa1" / "module").exists()
+    assert not any(p.name == "secret.txt" for p in submitted.rglob("*"))
+    assert (datadir.courses / course / "source").is_dir()
