@@ -1,12 +1,32 @@
 """Login for xuefa: roster accounts checked against the records DB.
 
-:class:`XuefaAuthenticator` asks :func:`grading.records.accounts.verify_login` (argon2 hashes, lock-out
-after 5 consecutive failures for 15 minutes, deactivated people always refused) and answers in
-Simplified Chinese. A first login with the initial password from the roster must change it
-*before* the hub sets its login cookie: :class:`XuefaLoginHandler` then renders a change-password
-form instead of logging in, and logs in only after :func:`grading.records.accounts.change_password`
-accepted the new password. The initial password never leaves the hub again: the form carries a
-one-time nonce that maps, in hub memory, to the verified (username, old password) for 10 minutes.
+:class:`XuefaAuthenticator` asks :func:`grading.records.accounts.verify_login` (argon2 hashes,
+deactivated people always refused) and answers in Simplified Chinese. A first login with the
+initial password from the roster must change it *before* the hub sets its login cookie:
+:class:`XuefaLoginHandler` then renders a change-password form instead of logging in, and logs
+in only after :func:`grading.records.accounts.change_password` accepted the new password. The
+initial password never leaves the hub again: the form carries a one-time nonce that maps, in hub
+memory, to the verified (username, old password) for 10 minutes.
+
+Every refusal reads the same (:data:`grading.records.accounts.GENERIC_FAILURE`): unknown
+account, wrong password, deactivated, paused by the throttle. Throttling (:class:`LoginThrottle`,
+hub memory, reset by a hub restart) works on the client's address, so that nobody can lock
+somebody else out:
+
+* per address: ``ip_max_failures`` failed logins within ``ip_window`` seconds and that address
+  is refused (HTTP 429, same text) until the window has passed, for every account;
+* per (account, address): ``pair_max_failures`` consecutive failures pause that account *from
+  that address* for ``pair_lock`` seconds; the owner logging in from their own device is not
+  affected;
+* per account, from anywhere: after ``account_free_failures`` failures within ``ip_window`` each
+  further attempt waits a delay that doubles up to ``account_max_delay`` seconds, slowing a
+  guesser spread over many addresses without ever locking the owner out.
+
+The client's address is the last hop added by our own proxy (configurable-http-proxy appends the
+peer to ``X-Forwarded-For``), skipping ``JupyterHub.trusted_downstream_ips`` (a TLS proxy in
+front); ``X-Real-Ip``, which Tornado would believe from anyone, is ignored.
+
+argon2 and the records-DB calls run in a small thread pool, never on the hub's event loop.
 
 Groups (unit, audience, role) are not managed here: they come from the roster, loaded at hub
 start-up (``hub_config.config``) and pushed to a running hub by ``xuefa roster import``.
@@ -37,21 +57,37 @@ services in ``hub_config`` do not depend on the authenticator.
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import os
 import secrets
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers.login import LoginHandler
 from tornado.escape import url_escape
-from traitlets import Integer, Unicode, default
+from traitlets import Float, Integer, Unicode, default
 
 from grading.host.datadir import DataDir
+from grading.records import accounts, people
 
-MSG_BAD_LOGIN = "账号或密码错误"
+MSG_BAD_LOGIN = accounts.GENERIC_FAILURE
 MSG_CHANGE_EXPIRED = "修改密码页面已过期，请重新登录"
 MSG_MISMATCH = "两次输入的新密码不一致"
 MSG_MUST_CHANGE = "首次登录须先修改初始密码"
+
+
+# argon2 (19 MiB, ~0.1 s) and SQLite calls: a few threads, so a burst of logins queues here
+# instead of freezing every page, API call and proxy check the hub serves meanwhile
+_LOGIN_POOL = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)),
+                                 thread_name_prefix="xuefa-login")
+
+
+async def off_loop(func, *args):
+    return await asyncio.get_running_loop().run_in_executor(_LOGIN_POOL, func, *args)
 
 
 @dataclass
@@ -59,6 +95,99 @@ class _PendingChange:
     username: str
     old_password: str
     expires: float
+
+
+class LoginThrottle:
+    """Failed logins per address, per (account, address) and per account, in hub memory.
+
+    ``check`` says before a password is verified whether to refuse at once (``"ip"`` or
+    ``"pair"``) and how long to wait first (the per-account delay); ``failed``/``succeeded``
+    record the outcome. Unknown usernames are counted like real ones (no enumeration).
+    Old entries are dropped as they expire, so a flood of made-up names or addresses cannot
+    grow it without bound."""
+
+    MAX_KEYS = 100_000
+
+    def __init__(self, *, ip_max_failures: int = 30, ip_window: float = 600,
+                 pair_max_failures: int = 5, pair_lock: float = 900,
+                 account_free_failures: int = 5, account_max_delay: float = 4.0,
+                 clock=time.monotonic):
+        self.ip_max_failures, self.ip_window = ip_max_failures, ip_window
+        self.pair_max_failures, self.pair_lock = pair_max_failures, pair_lock
+        self.account_free_failures, self.account_max_delay = account_free_failures, account_max_delay
+        self.clock = clock
+        self._ip: dict[str, deque[float]] = {}
+        self._account: dict[str, deque[float]] = {}
+        # (account, address) -> [consecutive failures, paused until]
+        self._pair: dict[tuple[str, str], list[float]] = {}
+
+    def _recent(self, table: dict, key, now: float) -> deque[float]:
+        stamps = table.get(key)
+        if stamps is None:
+            return deque()
+        while stamps and stamps[0] <= now - self.ip_window:
+            stamps.popleft()
+        if not stamps:
+            del table[key]
+        return stamps
+
+    def _prune(self, now: float) -> None:
+        if len(self._ip) + len(self._account) + len(self._pair) < self.MAX_KEYS:
+            return
+        for table in (self._ip, self._account):
+            for key in list(table):
+                self._recent(table, key, now)
+        for key, (count, until) in list(self._pair.items()):
+            if until <= now and count < self.pair_max_failures:
+                del self._pair[key]
+
+    def check(self, username: str, ip: str) -> tuple[str | None, float]:
+        """(refusal, delay): refusal is ``"ip"``, ``"pair"`` or None; delay in seconds."""
+        now = self.clock()
+        if len(self._recent(self._ip, ip, now)) >= self.ip_max_failures:
+            return "ip", 0.0
+        pair = self._pair.get((username, ip))
+        if pair and pair[1] > now:
+            return "pair", 0.0
+        n = len(self._recent(self._account, username, now))
+        over = n - self.account_free_failures
+        delay = 0.0 if over < 0 else min(self.account_max_delay, 0.5 * 2 ** over)
+        return None, delay
+
+    def failed(self, username: str, ip: str) -> None:
+        now = self.clock()
+        self._prune(now)
+        self._ip.setdefault(ip, deque()).append(now)
+        self._account.setdefault(username, deque()).append(now)
+        pair = self._pair.setdefault((username, ip), [0, 0.0])
+        pair[0] += 1
+        if pair[0] >= self.pair_max_failures:
+            pair[:] = [0, now + self.pair_lock]
+
+    def succeeded(self, username: str, ip: str) -> None:
+        self._pair.pop((username, ip), None)
+        self._account.pop(username, None)
+
+
+def client_ip(handler) -> str:
+    """The address of the browser (see the module doc): the right-most ``X-Forwarded-For``
+    entry not in ``JupyterHub.trusted_downstream_ips``, else the socket's peer."""
+    ctx = handler.request.connection.context
+    trusted = getattr(ctx, "trusted_downstream", None) or set()
+    peer = getattr(ctx, "address", None)
+    ip = peer[0] if isinstance(peer, tuple) and peer else ""
+    forwarded = handler.request.headers.get("X-Forwarded-For", "")
+    for cand in reversed([c.strip() for c in forwarded.split(",") if c.strip()]):
+        ip = cand
+        if cand not in trusted:
+            break
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64] or "unknown"
+    if getattr(addr, "ipv4_mapped", None):
+        addr = addr.ipv4_mapped  # node's "::ffff:127.0.0.1"
+    return str(addr)
 
 
 class XuefaLoginHandler(LoginHandler):
@@ -75,7 +204,7 @@ class XuefaLoginHandler(LoginHandler):
             "username": self.get_body_argument("username", default="", strip=True),
             "password": self.get_body_argument("password", default="", strip=False),
         }
-        self._xuefa_error = None
+        self._xuefa_status = 403
         self._xuefa_change_nonce = None
         user = await self.login_user(data)
         if user:
@@ -85,10 +214,12 @@ class XuefaLoginHandler(LoginHandler):
         if self._xuefa_change_nonce:
             self.finish(await self._render_change(self._xuefa_change_nonce, data["username"]))
             return
-        self.set_status(403)
-        username = data["username"][:32]
-        self.finish(await self._render(login_error=self._xuefa_error or MSG_BAD_LOGIN,
-                                       username=username))
+        await self._refuse(data["username"])
+
+    async def _refuse(self, username: str):
+        # one status and one text for every cause; 429 only says "this address, slow down"
+        self.set_status(self._xuefa_status)
+        self.finish(await self._render(login_error=MSG_BAD_LOGIN, username=username[:32]))
 
     async def _post_change(self):
         nonce = self.get_body_argument("change_nonce", default="")
@@ -103,23 +234,19 @@ class XuefaLoginHandler(LoginHandler):
             self.set_status(400)
             self.finish(await self._render_change(nonce, pending.username, MSG_MISMATCH))
             return
-        from grading.records import accounts
-
         try:
-            accounts.change_password(self.authenticator.db_url, pending.username,
-                                     pending.old_password, new)
+            await off_loop(accounts.change_password, self.authenticator.db_url, pending.username,
+                           pending.old_password, new)
         except ValueError as e:
             self.set_status(400)
             self.finish(await self._render_change(nonce, pending.username, str(e)))
             return
         self.authenticator.drop_change(nonce)
-        self._xuefa_error = None
+        self._xuefa_status = 403
         self._xuefa_change_nonce = None
         user = await self.login_user({"username": pending.username, "password": new})
         if not user:  # e.g. deactivated in the meantime
-            self.set_status(403)
-            self.finish(await self._render(login_error=self._xuefa_error or MSG_BAD_LOGIN,
-                                           username=pending.username))
+            await self._refuse(pending.username)
             return
         self._jupyterhub_user = user
         self.redirect(self.get_next_url(user))
@@ -164,6 +291,24 @@ class XuefaAuthenticator(Authenticator):
         help="Seconds a verified first login may take to choose its new password.",
     ).tag(config=True)
 
+    ip_max_failures = Integer(
+        30, help="Failed logins from one client address within ip_window before that address is "
+        "refused (HTTP 429) for every account. Offices behind one NAT address share it.",
+    ).tag(config=True)
+    ip_window = Float(600, help="Seconds over which failures are counted.").tag(config=True)
+    pair_max_failures = Integer(
+        5, help="Consecutive failures of one account from one address before that account is "
+        "paused from that address (only) for pair_lock seconds.",
+    ).tag(config=True)
+    pair_lock = Float(900, help="Seconds an (account, address) pair stays paused.").tag(config=True)
+    account_free_failures = Integer(
+        5, help="Failures of one account (from anywhere) within ip_window before each further "
+        "attempt on it is delayed.",
+    ).tag(config=True)
+    account_max_delay = Float(
+        4.0, help="Longest delay (seconds) of an attempt on a much-guessed account; it never locks.",
+    ).tag(config=True)
+
     @default("allow_all")
     def _default_allow_all(self):
         # the roster is the allow-list: verify_login refuses anyone not in it or inactive
@@ -180,6 +325,11 @@ class XuefaAuthenticator(Authenticator):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._pending: dict[str, _PendingChange] = {}
+        self.throttle = LoginThrottle(
+            ip_max_failures=self.ip_max_failures, ip_window=self.ip_window,
+            pair_max_failures=self.pair_max_failures, pair_lock=self.pair_lock,
+            account_free_failures=self.account_free_failures,
+            account_max_delay=self.account_max_delay)
 
     # --- the forced password change ----------------------------------------------------------
     def _remember_change(self, username: str, old_password: str) -> str:
@@ -201,23 +351,31 @@ class XuefaAuthenticator(Authenticator):
 
     # --- Authenticator API -------------------------------------------------------------------
     async def authenticate(self, handler, data):
-        from grading.records import accounts
-
         username = (data or {}).get("username", "")
         password = (data or {}).get("password", "")
         if not username or not password:
             return None
-        result = accounts.verify_login(self.db_url, username, password)
-        if not result.ok:
-            self.log.warning("Login refused for %r: %s", username[:32], result.reason)
-            if handler is not None:
-                handler._xuefa_error = result.reason or MSG_BAD_LOGIN
+        username = username[:64]  # a username is 20 characters at most; keys stay small
+        ip = client_ip(handler) if handler is not None else "local"
+        refusal, delay = self.throttle.check(username, ip)
+        if refusal:
+            self.log.warning("Login refused for %r from %s: throttled (%s)", username[:32], ip, refusal)
+            if refusal == "ip" and handler is not None:
+                handler._xuefa_status = 429
+            else:
+                self.throttle.failed(username, ip)
             return None
+        if delay:
+            await asyncio.sleep(delay)
+        result = await off_loop(accounts.verify_login, self.db_url, username, password)
+        if not result.ok:
+            self.throttle.failed(username, ip)
+            self.log.warning("Login refused for %r from %s: %s", username[:32], ip, result.cause)
+            return None
+        self.throttle.succeeded(username, ip)
         if result.must_change:
             if handler is not None and isinstance(handler, XuefaLoginHandler):
                 handler._xuefa_change_nonce = self._remember_change(username, password)
-            elif handler is not None:
-                handler._xuefa_error = MSG_MUST_CHANGE
             self.log.info("First login of %r: password change required", username)
             return None
         role = getattr(result.role, "value", result.role)
@@ -227,11 +385,7 @@ class XuefaAuthenticator(Authenticator):
     async def refresh_user(self, user, handler=None):
         """A person deactivated by a roster re-import loses their session."""
         try:
-            from grading.records.people import active_usernames
-        except ImportError:
-            return True
-        try:
-            return user.name in active_usernames(self.db_url)
+            return await off_loop(people.is_active, self.db_url, user.name)
         except Exception:  # the records DB being briefly unavailable must not log everyone out
             self.log.exception("Could not check whether %s is active", user.name)
             return True

@@ -1,15 +1,22 @@
 """Passwords and login checks for roster accounts (argon2 hashes in ``credentials``).
 
-Lock-out: ``MAX_FAILURES`` consecutive wrong passwords lock the account for ``LOCK_MINUTES``.
-Deactivated people (missing from the latest roster) are always refused. Messages are
-zh-CN because the hub shows them to the person on the login page.
+Every refused login gets the same zh-CN message (:data:`GENERIC_FAILURE`) whatever the cause
+(unknown account, wrong password, deactivated), and costs one argon2 verification either way, so
+neither the page nor its timing tells an attacker which accounts exist. The cause is kept for
+the hub's log (``LoginResult.cause``).
+
+There is no account-wide lock here any more: a lock that anyone can trigger by typing a wrong
+password five times lets a learner lock ``admin`` out of the platform. Throttling lives in the
+hub (``hub_config.auth.LoginThrottle``: per client address, per account *and* address, and a
+bounded per-account delay); ``failed_attempts`` still counts consecutive failures for the
+administrators' information. These functions are blocking (argon2, SQL): the hub calls them in
+a worker thread, never on its event loop.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,8 +25,6 @@ from sqlalchemy import select
 from grading.records.db import session_scope
 from grading.records.models import Credential, Learner, Role, utcnow
 
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
 MIN_LENGTH = 8
 
 # OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): argon2-cffi's default (64 MiB, 4 lanes)
@@ -28,15 +33,16 @@ MIN_LENGTH = 8
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verifying against this keeps unknown usernames as slow as known ones (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash("xuefa-dummy-password")
-GENERIC_FAILURE = "账号或密码错误。"
+GENERIC_FAILURE = "账号或密码错误，或账号暂时无法登录。请核对后重试；如多次失败，请稍后再试或联系本单位管理员。"
 
 
 @dataclass(frozen=True)
 class LoginResult:
     ok: bool
-    reason: str | None = None  # zh-CN, shown on the login page
+    reason: str | None = None  # zh-CN, shown on the login page: GENERIC_FAILURE for any refusal
     must_change: bool = False
     role: Role | None = None
+    cause: str | None = None  # for the log only: unknown / wrong-password / deactivated
 
 
 def hash_password(password: str) -> str:
@@ -59,7 +65,7 @@ def check_strength(password: str) -> None:
 
 
 def verify_login(url: str, username: str, password: str) -> LoginResult:
-    """Check a password, counting failures and applying the lock-out."""
+    """Check a password; count consecutive failures of known accounts. Blocking."""
     with session_scope(url) as s:
         learner = s.scalar(select(Learner).where(Learner.username == username))
         # row lock (PostgreSQL): parallel guesses must not lose failure counts
@@ -67,26 +73,15 @@ def verify_login(url: str, username: str, password: str) -> LoginResult:
                         .with_for_update()) if learner is not None else None
         if learner is None or cred is None:
             password_matches(_DUMMY_HASH, password)
-            return LoginResult(False, GENERIC_FAILURE)
-        if not learner.active:
-            # say "deactivated" only to someone who knows the password: no account probing
-            if not password_matches(cred.password_hash, password):
-                return LoginResult(False, GENERIC_FAILURE)
-            return LoginResult(False, "该账号已停用，请联系本单位管理员。")
-        now = utcnow()
-        if cred.locked_until and cred.locked_until > now:
-            minutes = max(1, int((cred.locked_until - now).total_seconds() // 60) + 1)
-            return LoginResult(False, f"密码错误次数过多，账号已锁定，请 {minutes} 分钟后再试。")
+            return LoginResult(False, GENERIC_FAILURE, cause="unknown")
         if not password_matches(cred.password_hash, password):
             cred.failed_attempts = (cred.failed_attempts or 0) + 1
-            if cred.failed_attempts >= MAX_FAILURES:
-                cred.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                cred.failed_attempts = 0
-                return LoginResult(False, f"密码连续错误 {MAX_FAILURES} 次，账号已锁定 {LOCK_MINUTES} 分钟。")
-            left = MAX_FAILURES - cred.failed_attempts
-            return LoginResult(False, f"{GENERIC_FAILURE}再错 {left} 次账号将被锁定 {LOCK_MINUTES} 分钟。")
+            return LoginResult(False, GENERIC_FAILURE, cause="wrong-password")
+        if not learner.active:
+            # the same words as a wrong password: a deactivated account is not confirmed to anyone
+            return LoginResult(False, GENERIC_FAILURE, cause="deactivated")
         cred.failed_attempts = 0
-        cred.locked_until = None
+        cred.locked_until = None  # set by versions that locked accounts; no longer honoured
         if _hasher.check_needs_rehash(cred.password_hash):
             cred.password_hash = hash_password(password)
         return LoginResult(True, None, must_change=bool(cred.must_change), role=learner.role)

@@ -69,3 +69,9 @@ def learner_info(url: str, username: str) -> dict | None:
             return None
         return {"name": p.name, "unit_path": p.unit.path, "audience": p.audience,
                 "role": p.role, "active": p.active}
+
+
+def is_active(url: str, username: str) -> bool:
+    """One person's row (the hub asks at every auth refresh; loading everyone would not scale)."""
+    with session_scope(url) as s:
+        return bool(s.scalar(select(Learner.active).where(Learner.username == username)))
