@@ -99,7 +99,7 @@ class EventClient:
         self.last_error: str | None = None
 
     @classmethod
-    def for_dir(cls, notebook_dir: Path | None = None) -> "EventClient":
+    def for_learner(cls) -> "EventClient":
         # the home-level queue is shared by every kernel of this learner and is not swept
         # into nbgrader submissions (files beside the notebook would be)
         return cls(Path(os.environ.get("XUEFA_EVENTS_DIR", Path.home() / ".xuefa" / "events")))

@@ -76,7 +76,7 @@ class Session:
             # don't pin the notebook path yet: at setup no question ids are known
             nb = self.notebook or find_notebook()
             if self._events is None:
-                self._events = EventClient.for_dir(nb.parent if nb else Path(os.getcwd()))
+                self._events = EventClient.for_learner()
             self._events.send(
                 kind=kind,
                 course_id=self.course or None,
