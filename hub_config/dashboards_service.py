@@ -35,6 +35,7 @@ from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Configurable
 
 from grading.host.datadir import DataDir
+from grading.host.perms import private_umask
 
 NAME = "dashboards"
 ADMIN_GROUP = "role-admin"
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool-size", type=int, default=None)
     parser.add_argument("--no-preheat", action="store_true")
     args = parser.parse_args(argv)
+    private_umask()  # exports and caches: root's alone
     svc = DashboardsService()
     if args.port:
         svc.port = args.port

@@ -42,6 +42,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado import web
 
 from grading.host.datadir import DataDir
+from grading.host.perms import private_umask
 
 MODULE = "hub_config.formgrader_service"  # not __name__: that is "__main__" under -m
 PREFIX = "formgrader-"
@@ -235,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("usage: python -m hub_config.formgrader_service <course_id>")
     course_id = args[0]
     logging.basicConfig(level=logging.INFO)
+    private_umask()  # gradebook and course files: root's alone
     datadir = DataDir.from_env()
     try:
         published = course_id in published_manual_courses(datadir.records_db_url)

@@ -29,6 +29,7 @@ from traitlets.config import Configurable
 from grading.records import events as records
 from grading.records import learner_home, migrate
 from grading.host.datadir import DataDir
+from grading.host.perms import private_umask
 
 BIND_ENV = "XUEFA_SERVICE_BIND"
 
@@ -139,6 +140,7 @@ class RecordsService(Configurable):
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s records %(levelname)s %(message)s")
+    private_umask()  # the records DB and its WAL: root's alone
     svc = RecordsService()
     migrate.upgrade(svc.db_url)
     server = HTTPServer(svc.make_app(), xheaders=True)

@@ -32,6 +32,7 @@ from grading.exchange.names import parse_inbound
 from grading.records import jobs
 from grading.grader.worker import Context, Settings
 from grading.host.datadir import DataDir
+from grading.host.perms import private_umask
 from grading.host.priority import GRADING_NICE, set_priority
 from grading.records.results import OUTCOME_MESSAGES, Graded, add_result
 
@@ -235,6 +236,7 @@ class GradingService(Application):
         from grading.exchange.nbconfig import venv_on_path
 
         logging.basicConfig(level=self.log_level, format="%(asctime)s [main] %(name)s %(message)s", force=True)
+        private_umask()  # submitted copies, quarantine, gradebooks: root's alone
         venv_on_path()
         self.datadir = DataDir.from_env(self.data_dir or None)
         # scores are what people wait on: ahead of their pages when the CPUs are overloaded
