@@ -12,7 +12,8 @@ from hub_config.commands.options import data_dir_option
 
 @click.command("backup")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Archive to write (default: ./xuefa-backup-<UTC time>.tar.gz).")
+              help="Archive to write (default: ./xuefa-backup-<UTC time>.tar.gz), mode 0600: it "
+                   "holds password hashes, answer keys and submissions.")
 @click.option("--homes", is_flag=True, help="Also archive learners' home directories.")
 @data_dir_option
 def backup(datadir, output: Path | None, homes: bool) -> None:
@@ -26,6 +27,7 @@ def backup(datadir, output: Path | None, homes: bool) -> None:
         f"已备份到 {output}：学习记录 {sum(manifest.records_rows.values())} 行"
         f"（{manifest.records_backend}），成绩库 {len(manifest.gradebooks)} 个，文件 {manifest.files} 个"
     )
+    click.echo("备份文件含密码哈希、答案和学员提交，权限为 0600（仅 root 可读），请妥善保管。")
 
 
 @click.command("restore")
@@ -34,7 +36,8 @@ def backup(datadir, output: Path | None, homes: bool) -> None:
               help="Overwrite existing data even if the platform seems to be running.")
 @data_dir_option
 def restore(datadir, archive: Path, force: bool) -> None:
-    """Restore a backup archive into the data dir (恢复); refuses to overwrite data without --force."""
+    """Restore a backup archive into the data dir (恢复); refuses to overwrite data without --force,
+    and refuses an archive with members outside the data dir, links pointing out or device files."""
     from grading.records import backup as ops
 
     try:
