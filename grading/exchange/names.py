@@ -63,5 +63,5 @@ def parse_inbound(name: str) -> Inbound | None:
         return None
     try:
         return Inbound(user, assignment, parse_utc(stamp).replace(tzinfo=None))
-    except Exception:
+    except Exception:  # noqa: BLE001 - dateutil raises several types: not a timestamp
         return None
