@@ -9,6 +9,13 @@ learner can record and read only their own events and results.
     POST {prefix}api/events        {client_id, kind, course_id, lesson, item, correct, payload}
     GET  {prefix}api/results?course=..&assignment=..   this learner's graded attempts
     GET  {prefix}api/me/learning   grading.records.learner_home.my_learning(url, username), if present
+
+Anything a learner's kernel can reach is an attacker's tool: a request body is kept only up to
+:data:`MAX_BODY` (64 KB; beyond that the upload is drained without being stored and answered
+with 413 and a Chinese message, and the service keeps answering), each event's text fields are
+length-checked (``grading.records.events``) and its payload capped (:data:`MAX_PAYLOAD`), and every
+response carries ``Content-Security-Policy: default-src 'none'`` and ``nosniff`` so no answer
+can be rendered as a page on the hub's origin.
 """
 
 from __future__ import annotations
@@ -35,8 +42,28 @@ BIND_ENV = "XUEFA_SERVICE_BIND"
 
 log = logging.getLogger("xuefa.records")
 
+MAX_BODY = 64 * 1024
+MAX_PAYLOAD = 16 * 1024  # an event's free-form payload, as JSON text
+MSG_TOO_BIG = f"请求体过大（最多 {MAX_BODY // 1024} KB）"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
-class BaseHandler(HubAuthenticated, web.RequestHandler):
+
+class SecureHeaders:
+    """Mixin: the security headers on every response, errors included (``send_error`` clears
+    headers and calls ``set_default_headers`` again)."""
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+
+class BaseHandler(SecureHeaders, HubAuthenticated, web.RequestHandler):
     def initialize(self, db_url: str) -> None:
         self.db_url = db_url
 
@@ -61,13 +88,42 @@ class BaseHandler(HubAuthenticated, web.RequestHandler):
         self.finish(json.dumps(data, ensure_ascii=False))
 
 
+@web.stream_request_body
 class EventsHandler(BaseHandler):
+    """Streams the body so a huge one is never held in memory: counted chunk by chunk, kept
+    only up to :data:`MAX_BODY`, and refused with 413 once it has been read to the end.
+
+    Answering before the upload ends would be quicker, but Tornado then closes the connection
+    while the client is still sending: the client (or configurable-http-proxy, which turns it
+    into a 503) sees a broken pipe instead of the 413. Draining costs bandwidth, not memory;
+    beyond Tornado's ``max_body_size`` (100 MB) the connection is refused outright."""
+
+    def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        length = self.request.headers.get("Content-Length", "")
+        self._too_big = length.isdigit() and int(length) > MAX_BODY
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._too_big:
+            return
+        self._size += len(chunk)
+        if self._size <= MAX_BODY:
+            self._chunks.append(chunk)
+        else:  # chunked upload without Content-Length
+            self._too_big, self._chunks = True, []
+
     async def post(self) -> None:
+        if self._too_big:
+            raise web.HTTPError(413, MSG_TOO_BIG)
         username = self.learner()
         try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
+            body = json.loads(b"".join(self._chunks) or b"{}")
+        except (ValueError, RecursionError):
             raise web.HTTPError(400, "请求体不是有效的 JSON")
+        payload = body.get("payload") if isinstance(body, dict) else None
+        if payload is not None and len(json.dumps(payload, ensure_ascii=False)) > MAX_PAYLOAD:
+            raise web.HTTPError(400, f"字段 payload 过大（最多 {MAX_PAYLOAD // 1024} KB）")
         try:
             rec = await asyncio.to_thread(records.record_event, self.db_url, username, body)
         except records.BadEvent as e:
@@ -95,9 +151,18 @@ class MyLearningHandler(BaseHandler):
         self.send(data)
 
 
-class HealthHandler(web.RequestHandler):
+class HealthHandler(SecureHeaders, web.RequestHandler):
     def get(self) -> None:
         self.finish({"ok": True})
+
+
+class NotFoundHandler(SecureHeaders, web.RequestHandler):
+    def prepare(self) -> None:
+        raise web.HTTPError(404)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps({"error": "没有这个接口"}, ensure_ascii=False))
 
 
 class RecordsService(Configurable):
@@ -135,7 +200,7 @@ class RecordsService(Configurable):
             (p + "api/results", ResultsHandler, args),
             (p + "api/me/learning", MyLearningHandler, args),
             (p + r"?", HealthHandler),
-        ])
+        ], default_handler_class=NotFoundHandler)
 
 
 async def main() -> None:
