@@ -201,11 +201,25 @@ def _learner_cells(path: Path | None) -> dict[str, Any]:
     return out
 
 
-def _count_learner_cells(path: Path | None) -> int:
+def _foreign_cells(path: Path | None, course) -> int:
+    """How many of the learner's cells the course does not have (by nbgrader grade_id, else
+    cell id, else identical source: lessons have plain cells without nbgrader metadata)."""
     try:
-        return len(nbformat.read(str(path), as_version=4).cells) if path and path.is_file() else 0
+        nb = nbformat.read(str(path), as_version=4) if path and path.is_file() else None
     except Exception:
         return 0
+    if nb is None:
+        return 0
+    gids = {_nbmeta(c).get("grade_id") for c in course.cells} - {None}
+    ids = {c.get("id") for c in course.cells} - {None}
+    sources = {c.get("source") for c in course.cells}
+    n = 0
+    for cell in nb.cells:
+        gid = _nbmeta(cell).get("grade_id")
+        if gid in gids or (gid is None and (cell.get("id") in ids or cell.get("source") in sources)):
+            continue
+        n += 1
+    return n
 
 
 def rebuild(course_nb: Path, learner_nb: Path | None, answers_raw: bytes | None,
@@ -223,7 +237,6 @@ def rebuild(course_nb: Path, learner_nb: Path | None, answers_raw: bytes | None,
                                           {"name": "python3", "display_name": "Python 3",
                                            "language": "python"}),
         "language_info": course.metadata.get("language_info", {"name": "python"})})
-    kept_from_learner = set()
     for cell in course.cells:
         new = nbformat.from_dict(json.loads(json.dumps(cell)))
         new.pop("outputs", None)
@@ -241,17 +254,13 @@ def rebuild(course_nb: Path, learner_nb: Path | None, answers_raw: bytes | None,
                         new.source = escape_text(text)
                 elif theirs is not None and isinstance(theirs.get("source"), str):
                     new.source = escape_text(theirs.source[:MAX_TEXT])
-                    kept_from_learner.add(gid)
             elif theirs is not None and theirs.get("cell_type") == "code" and not widgets_nb:
                 src = theirs.get("source")
                 if isinstance(src, str) and len(src) <= MAX_SOLUTION_CHARS:
                     new.source = src
-                    kept_from_learner.add(gid)
         out.cells.append(new)
     r = Rebuilt(out, answers, notes)
-    total = _count_learner_cells(learner_nb)
-    matched = sum(1 for gid in mine if any(_nbmeta(c).get("grade_id") == gid for c in course.cells))
-    r.dropped_cells = max(0, total - matched)
+    r.dropped_cells = _foreign_cells(learner_nb, course)
     if r.dropped_cells:
         r.notes.append(f"提交的笔记本中有 {r.dropped_cells} 个课程以外的单元格，未运行、不计分。")
     return r

@@ -535,8 +535,11 @@ def withhold_keys_preprocessor():
     """For nbgrader's feedback of an attempt that may not see the keys: the hidden tests' source
     (keys, explanations) and any key in their outputs are taken out before the HTML is made."""
     from nbconvert.preprocessors import Preprocessor
+    from traitlets import Bool
 
     class WithholdKeys(Preprocessor):
+        enabled = Bool(True)  # nbconvert's default is off; nbgrader registers classes as they are
+
         def preprocess_cell(self, cell, resources, index):
             meta = cell.get("metadata", {}).get("nbgrader", {})
             if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
