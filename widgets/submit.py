@@ -28,8 +28,10 @@ from widgets.session import Session, current
 
 
 def write_essays(notebook: Path, answers: dict, essay_ids: list[str]) -> list[str]:
-    """Put essay answers into the matching manually graded markdown cells (atomic write).
-    Returns the ids written."""
+    """Put essay answers into the matching manually graded markdown cells (atomic write), as
+    text: HTML-escaped, so the learner's copy never renders their typing as markup. (What a
+    trainer grades is not this cell: the grading service writes the essay from the answers
+    file into the course's own cell, escaped.) Returns the ids written."""
     nb = nbformat.read(notebook, as_version=4)
     written = []
     for cell in nb.cells:
@@ -38,7 +40,7 @@ def write_essays(notebook: Path, answers: dict, essay_ids: list[str]) -> list[st
         if cell.cell_type == "markdown" and meta.get("solution") and gid in essay_ids:
             text = answers.get(gid)
             if isinstance(text, str) and text.strip():
-                cell.source = text
+                cell.source = html.escape(text)
                 written.append(gid)
     if written:
         tmp = notebook.with_name("." + notebook.name + ".tmp")
