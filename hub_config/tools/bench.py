@@ -1,15 +1,22 @@
-"""``xuefa grade bench``: the grading service against plain ``nbgrader autograde``.
+"""``xuefa grade bench``: the grading service against stock ``nbgrader autograde``.
 
 A synthetic course (one assessment notebook of plain nbgrader grade cells whose hidden tests
 read ``assessment.answers.json``, like the widgets' ``xf.grade`` does) gets N learner
 submissions through nbgrader's exchange: a mix of correct, partial, empty and broken ones.
-The same inbound files are graded twice, in two data dirs:
+The same inbound files are graded in separate data dirs:
 
-* plain: what an instructor does with the stock CLI, serially: ``nbgrader collect``, then
-  ``nbgrader autograde module --student <u>`` per submission (a process and a kernel start
-  each), then ``nbgrader generate_feedback`` and ``nbgrader release_feedback``;
-* service: ``python -m grading.grader.service`` draining the burst until every Result row exists,
-  then 20 single submissions on the idle service, timed from submit to released feedback.
+* batch (the baseline): what an instructor does with the stock CLI after a deadline:
+  ``nbgrader collect``, ONE ``nbgrader autograde module`` over every submission, then
+  ``nbgrader generate_feedback`` and ``nbgrader release_feedback``;
+* per process (the "grading on submit with stock tools" anchor, skipped with
+  ``per_process=False``): the same, but ``nbgrader autograde module --student <u>`` once per
+  submission, a process and a kernel start each, as a naive grade-on-submit would do;
+* service: ``python -m grading.grader.service`` draining the burst until every Result row exists
+  (start-up included), then single submissions on the idle service, timed from submit to
+  released feedback.
+
+Scores of the service are compared with the batch run's (and the per-process run's): every
+mismatch is named, and there must be none.
 
 The builders here are also what the grading tests use to make courses and submissions.
 """
@@ -276,10 +283,28 @@ def _nbgrader(root: Path, *args: str) -> None:
                    env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"))
 
 
-def run_plain(datadir: DataDir, course_id: str, users: list[str]) -> tuple[float, dict[str, float]]:
-    """The stock CLI, serially: returns (seconds, {user: score})."""
+def _gradebook_scores(datadir: DataDir, course_id: str, users: list[str]) -> dict[str, float]:
     from nbgrader.api import Gradebook
 
+    with Gradebook(datadir.gradebook_url(course_id), course_id) as gb:
+        return {u: float(gb.find_submission(ASSIGNMENT, u).score) for u in users}
+
+
+def run_batch(datadir: DataDir, course_id: str, users: list[str]) -> tuple[float, dict[str, float]]:
+    """The stock CLI, one batch: collect, ONE autograde of every submission, feedback.
+    Returns (seconds, {user: score})."""
+    root = datadir.course_root(course_id)
+    t0 = time.monotonic()
+    _nbgrader(root, "collect", ASSIGNMENT)
+    _nbgrader(root, "autograde", ASSIGNMENT)
+    _nbgrader(root, "generate_feedback", ASSIGNMENT)
+    _nbgrader(root, "release_feedback", ASSIGNMENT)
+    return time.monotonic() - t0, _gradebook_scores(datadir, course_id, users)
+
+
+def run_plain(datadir: DataDir, course_id: str, users: list[str]) -> tuple[float, dict[str, float]]:
+    """The stock CLI, one autograde process per submission (grading on submit with stock
+    tools): returns (seconds, {user: score})."""
     root = datadir.course_root(course_id)
     t0 = time.monotonic()
     _nbgrader(root, "collect", ASSIGNMENT)
@@ -287,12 +312,7 @@ def run_plain(datadir: DataDir, course_id: str, users: list[str]) -> tuple[float
         _nbgrader(root, "autograde", ASSIGNMENT, "--student", u)
     _nbgrader(root, "generate_feedback", ASSIGNMENT)
     _nbgrader(root, "release_feedback", ASSIGNMENT)
-    secs = time.monotonic() - t0
-    scores = {}
-    with Gradebook(datadir.gradebook_url(course_id), course_id) as gb:
-        for u in users:
-            scores[u] = float(gb.find_submission(ASSIGNMENT, u).score)
-    return secs, scores
+    return time.monotonic() - t0, _gradebook_scores(datadir, course_id, users)
 
 
 def service_scores(url: str, course_id: str) -> dict[str, float]:
@@ -315,35 +335,54 @@ def feedback_released(datadir: DataDir, course_id: str) -> int:
 @dataclass
 class BenchReport:
     submissions: int
-    plain_s: float
+    batch_s: float  # the baseline: one `nbgrader autograde module`
     service_s: float
-    ratio: float
+    ratio: float  # batch_s / service_s
     p50_idle_s: float
     p95_idle_s: float
-    mismatches: int
+    mismatches: int  # service vs batch (and vs per process, when run)
+    per_process_s: float | None = None
+    ratio_per_process: float | None = None
 
 
-def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None, echo=print) -> BenchReport:
+def _mismatches(name: str, users: list[str], kinds: dict, theirs: dict, ours: dict, echo) -> set[str]:
+    differ = {u for u in users if abs(ours.get(u, -1) - theirs[u]) > 1e-9}
+    for u in sorted(differ):  # name them: a mismatch must be traceable to one submission
+        echo(f"  MISMATCH {u} ({kinds[u]}): {name}={theirs[u]} service={ours.get(u)}")
+    return differ
+
+
+def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
+          per_process: bool = True, echo=print) -> BenchReport:
     course = "bench"
     users = [f"u{i:04d}" for i in range(n)]
     kinds = {u: KINDS[i % len(KINDS)] for i, u in enumerate(users)}
     idle_users = [f"idle{i:02d}" for i in range(tries)]
-    plain_dd = DataDir(workdir / "plain").ensure()
+    batch_dd = DataDir(workdir / "batch").ensure()
+    proc_dd = DataDir(workdir / "per-process").ensure() if per_process else None
     svc_dd = DataDir(workdir / "service").ensure()
-    for dd in (plain_dd, svc_dd):
-        build_course(dd, course, learners=users + idle_users)
+    for dd in (batch_dd, proc_dd, svc_dd):
+        if dd is not None:
+            build_course(dd, course, learners=users + idle_users)
     echo(f"course built; submitting {n} submissions ({', '.join(KINDS)})")
     for u in users:
-        nb_dir = learner_copy(plain_dd, course, u)
+        nb_dir = learner_copy(batch_dd, course, u)
         write_answers(nb_dir, kinds[u])
-        submit(plain_dd, course, u, nb_dir)
-    # the very same inbound files for the service
-    shutil.copytree(plain_dd.exchange / course / "inbound", svc_dd.exchange / course / "inbound",
-                    dirs_exist_ok=True)
+        submit(batch_dd, course, u, nb_dir)
+    # the very same inbound files for the other contenders
+    for dd in (proc_dd, svc_dd):
+        if dd is not None:
+            shutil.copytree(batch_dd.exchange / course / "inbound", dd.exchange / course / "inbound",
+                            dirs_exist_ok=True)
 
-    echo("plain nbgrader (collect, autograde per submission, generate/release feedback) ...")
-    plain_s, plain = run_plain(plain_dd, course, users)
-    echo(f"  plain: {plain_s:.1f} s, {n / plain_s:.2f} submissions/s")
+    echo("nbgrader, one batch (collect, ONE autograde of all submissions, generate/release feedback) ...")
+    batch_s, batch = run_batch(batch_dd, course, users)
+    echo(f"  batch: {batch_s:.1f} s, {n / batch_s:.2f} submissions/s")
+    proc_s = per_proc = None
+    if proc_dd is not None:
+        echo("nbgrader, one autograde process per submission (grading on submit with stock tools) ...")
+        proc_s, per_proc = run_plain(proc_dd, course, users)
+        echo(f"  per process: {proc_s:.1f} s, {n / proc_s:.2f} submissions/s")
 
     args = [f"--workers={workers}"] if workers else []
     svc = Service(svc_dd, *args)
@@ -353,10 +392,10 @@ def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
         echo(f"  service: {service_s:.1f} s, {n / service_s:.2f} submissions/s "
              f"(includes service start-up)")
         svc_scores = service_scores(svc_dd.records_db_url, course)
-        differ = [u for u in users if abs(svc_scores.get(u, -1) - plain[u]) > 1e-9]
+        differ = _mismatches("batch", users, kinds, batch, svc_scores, echo)
+        if per_proc is not None:
+            differ |= _mismatches("per_process", users, kinds, per_proc, svc_scores, echo)
         mismatches = len(differ)
-        for u in differ:  # name them: a mismatch must be traceable to one submission
-            echo(f"  MISMATCH {u} ({kinds[u]}): plain={plain[u]} service={svc_scores.get(u)}")
         lat = []
         for u in idle_users:
             nb_dir = learner_copy(svc_dd, course, u)
@@ -376,7 +415,10 @@ def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
     lat.sort()
     p50 = statistics.median(lat)
     p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
-    ratio = plain_s / service_s
+    ratio = batch_s / service_s
+    ratio_pp = proc_s / service_s if proc_s else None
     echo(f"  idle submit-to-feedback over {tries} tries: p50 {p50:.2f} s, p95 {p95:.2f} s")
-    echo(f"  throughput ratio service/plain: {ratio:.2f}x; score mismatches: {mismatches}/{n}")
-    return BenchReport(n, plain_s, service_s, ratio, p50, p95, mismatches)
+    echo(f"  throughput service vs one nbgrader batch: {ratio:.2f}x"
+         + (f"; vs one nbgrader process per submission: {ratio_pp:.2f}x" if ratio_pp else "")
+         + f"; score mismatches: {mismatches}/{n}")
+    return BenchReport(n, batch_s, service_s, ratio, p50, p95, mismatches, proc_s, ratio_pp)

@@ -1,5 +1,6 @@
-"""``xuefa grade bench`` on a handful of submissions: both contenders run, scores agree and
-the last line is machine-readable (the 200-submission figures are run by hand)."""
+"""``xuefa grade bench`` on a handful of submissions: the batch baseline, the per-process anchor
+and the service all run, scores agree and the last line is machine-readable (the 60-submission
+figures are run by hand)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ def test_bench_small_run_prints_result_line():
     r = CliRunner().invoke(main, ["grade", "bench", "--submissions", "4", "--tries", "3"])
     assert r.exit_code == 0, r.output
     last = r.output.strip().splitlines()[-1]
-    m = re.fullmatch(r"RESULT ratio=([\d.]+) p95_idle_s=([\d.]+) mismatches=(\d+) submissions=(\d+)", last)
+    m = re.fullmatch(r"RESULT ratio=([\d.]+) ratio_per_process=[\d.]+ p95_idle_s=([\d.]+) "
+                     r"mismatches=(\d+) submissions=(\d+)", last)
     assert m, last
+    assert "one batch" in r.output and "per submission" in r.output
     assert int(m.group(3)) == 0 and int(m.group(4)) == 4
     assert float(m.group(1)) > 0 and float(m.group(2)) > 0
