@@ -24,9 +24,9 @@ pytestmark = pytest.mark.integration
 NEWBIE = ["newbie1", "新学员", "测试市/西场镇/新村", "年轻干部", "学员", "", "Init-pass-2026"]
 
 
-def roster_import(hub, rows, name) -> str:
+def roster_import(hub, rows, name, *options) -> str:
     path = write_roster(hub.roster_path.with_name(name), rows)
-    r = subprocess.run([str(Path(sys.executable).parent / "xuefa"), "roster", "import",
+    r = subprocess.run([str(Path(sys.executable).parent / "xuefa"), "roster", "import", *options,
                         "--data-dir", str(hub.datadir.root), str(path)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -79,7 +79,8 @@ def test_deactivated_person_loses_server_groups_and_login(hub):
     session = hub.login("spare2")
     assert hub.spawn(session, "spare2").status_code == 200
     assert (hub.api("GET", "/users/spare2").json().get("servers") or {}).get("")
-    out = roster_import(hub, [row for row in ROSTER if row[0] != "spare2"], "without-spare2.csv")
+    out = roster_import(hub, [row for row in ROSTER if row[0] != "spare2"], "without-spare2.csv",
+                        "--deactivate-missing-everywhere")
     assert "spare2" in out  # the summary names who was deactivated
     user = hub.api("GET", "/users/spare2").json()
     assert not (user.get("servers") or {}), user  # its server was stopped by the sync
@@ -104,7 +105,7 @@ def test_city_sized_roster_syncs_past_the_hubs_page_limit(hub):
     api_url, token = running_hub(hub.datadir)
     again = sync_hub(api_url, token, hub.datadir.records_db_url)  # would re-create users 201+
     assert not (again.users_created or again.groups_changed or again.groups_deleted), again
-    roster_import(hub, ROSTER, "small-again.csv")
+    roster_import(hub, ROSTER, "small-again.csv", "--deactivate-missing-everywhere")
     assert hub.api("GET", "/groups/audience-volunteer").json()["users"] == ["learner2"]
 
 
