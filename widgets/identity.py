@@ -15,7 +15,7 @@ def learner_name() -> str:
         return name
     try:
         name = getpass.getuser()
-    except Exception:  # no passwd entry (containers)
+    except Exception:  # noqa: BLE001 - no passwd entry (containers), any OS error alike
         return "anonymous"
     # system users are "xf-<账号>" (see the hub's spawner); the roster name is what matters
     return name[3:] if name.startswith("xf-") else name

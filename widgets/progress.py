@@ -45,7 +45,7 @@ class ReadingProgress(W.VBox):
         try:
             state = json.loads(self.path.read_text(encoding="utf-8"))
             assert isinstance(state, dict)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a missing or damaged progress file starts afresh
             state = {}
         self.read = [s for s in state.get("read", []) if isinstance(s, str)]
         self.tried = [s for s in state.get("tried", []) if isinstance(s, str)]

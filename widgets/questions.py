@@ -406,7 +406,7 @@ class CaseAnalysis(QuestionWidget):
     def check(self):
         s = super().check()
         if s is not None:
-            for sid, w in self.subs.items():
+            for w in self.subs.values():
                 sq = w.question
                 if sq.key is not None and w.answer is not None or sq.type == "essay":
                     w.feedback.value = feedback_html(sq, model.score(sq, w.answer), w.answer)

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from traitlets.config import Config
 
 from grading.content.courses import ASSIGNMENT, CampaignSpec, CourseSpec, course_dirs, courses_dir, load_campaign_file, load_course
 from grading.exchange import nbconfig

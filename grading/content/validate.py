@@ -207,7 +207,7 @@ def check_layout(ctx: CourseContext) -> list[Problem]:
     for name in present:
         try:
             info = read_notebook(ctx.module_dir / name, ctx.rel(name))
-        except Exception as e:  # not JSON, not a notebook
+        except Exception as e:  # noqa: BLE001 - not JSON, not a notebook: any parse error is the trainer's message
             out.append(Problem(ctx.rel(name), None, "", f"不是有效的笔记本文件：{e}"))
             continue
         ctx.notebooks[name] = info
@@ -283,7 +283,7 @@ def check_questions(ctx: CourseContext) -> list[Problem]:
                 out += _practice_question(info, q)
         if info.mode == "assessment":
             asked = {q.id for q in info.questions}
-            for cell_no, meta, cell in info.grade_cells():
+            for cell_no, meta, _cell in info.grade_cells():
                 if meta.get("grade_id") not in asked:
                     out.append(Problem(info.name, cell_no, "grade_id",
                                        f"评分单元格 {meta.get('grade_id')} 没有对应的题目"))
@@ -422,7 +422,7 @@ def check_execute(ctx: CourseContext) -> list[Problem]:
                                 resources={"metadata": {"path": str(run)}})
         try:
             client.execute()
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - whatever the course code raises is reported, not raised
             out.append(Problem(ctx.rel(name), None, "执行", f"笔记本无法运行：{type(e).__name__}: {e}"))
             continue
         for i, cell in enumerate(nb.cells, 1):

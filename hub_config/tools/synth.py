@@ -155,7 +155,7 @@ def generate(
     result_id = 0
     event_id = 0
     difficulty = {(c, q): rng.uniform(0.55, 0.95) for c in range(len(COURSES)) for q in range(QUESTIONS_PER_COURSE)}
-    for pid, _u, _n, unit, aud, *_ in people:
+    for pid, _u, _n, _unit, aud, *_ in people:
         d = rng.random()
         diligence[pid] = d
         if d < 0.08:  # never started

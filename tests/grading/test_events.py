@@ -53,7 +53,7 @@ def test_unknown_learner_and_bad_events(people):
 
 def test_results_for_is_own_results(people):
     with session_scope(people) as s:
-        ids = {l.username: l.id for l in s.scalars(select(Learner))}
+        ids = {row.username: row.id for row in s.scalars(select(Learner))}
         for user, attempt, score in (("ganbu1", 2, 80), ("ganbu1", 1, 50), ("zhengfa1", 1, 99)):
             s.add(Result(learner_id=ids[user], course_id="demo", assignment="module",
                          attempt=attempt, score=score, max_score=100, passed=score >= 60,

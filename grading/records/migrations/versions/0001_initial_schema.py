@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 89ec35e23c54
-Revises: 
+Revises:
 Create Date: 2026-11-29 00:24:29.955596
 
 """
