@@ -105,7 +105,7 @@ def learners_of(datadir: DataDir, course_id: str) -> list[tuple[str, str]]:
             audiences = set(course.audiences or []) if course else set()
             return [(r.username, r.name) for r in rows
                     if not audiences or r.audience.value in audiences]
-    except Exception:  # records DB not migrated yet: an empty roster, not a crash
+    except Exception:  # noqa: BLE001 - records DB not migrated yet: an empty roster, not a crash
         return []
 
 

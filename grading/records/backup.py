@@ -279,7 +279,7 @@ def existing_data(datadir: DataDir) -> list[str]:
     if not _is_sqlite(url) or _sqlite_path(url).exists():
         try:
             rows = sum(count_rows(get_engine(url), _records_metadata()).values())
-        except Exception:  # no schema yet: nothing to lose
+        except Exception:  # noqa: BLE001 - no schema yet: nothing to lose
             rows = 0
         if rows:
             found.append(f"学习记录数据库已有 {rows} 行数据")
