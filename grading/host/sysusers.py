@@ -108,3 +108,14 @@ def person_of_uid(uid: int, prefix: str) -> str | None:
     if not account.startswith(prefix) or len(account) == len(prefix):
         return None
     return account[len(prefix):]
+
+
+def platform_accounts(root: str | os.PathLike) -> list[str]:
+    """The accounts made for the platform at ``root``: the platform's prefix and a home under
+    its ``home/`` (so another platform's ``xf-`` accounts are never counted). For a throwaway
+    platform's teardown (``userdel`` each), since every data dir has accounts of its own."""
+    root = Path(root).resolve()
+    prefix = user_prefix(root)
+    homes = str(root / "home") + os.sep
+    return sorted(e.pw_name for e in pwd.getpwall()
+                  if e.pw_name.startswith(prefix) and e.pw_dir.startswith(homes))
