@@ -194,7 +194,8 @@ class GradingService(Application):
 
     data_dir = Unicode("", help="Platform data dir (default: $XUEFA_DATA_DIR).").tag(config=True)
     workers = Integer(help="Worker processes grading in parallel (default: CPU cores).").tag(config=True)
-    poll_interval = Float(0.5, help="Seconds between scans of the exchange inbound dirs.").tag(config=True)
+    # a scan is one directory listing per course: cheap, and half of it is what a learner waits
+    poll_interval = Float(0.2, help="Seconds between scans of the exchange inbound dirs.").tag(config=True)
     timeout = Integer(30, help="Seconds a notebook cell may run before it is interrupted "
                                "(nbgrader Execute.timeout).").tag(config=True)
     max_submission_bytes = Integer(20 * 1024 * 1024, help="Submissions larger than this are "

@@ -148,6 +148,10 @@ class KernelPool:
     def discard(self, km) -> None:
         from grading.host.sandbox import stop_kernel
 
+        kc = getattr(km, "xuefa_kc", None)
+        if kc is not None:
+            kc.stop_channels()
+            km.xuefa_kc = None
         stop_kernel(km)
 
     def close(self) -> None:
@@ -190,25 +194,27 @@ def pooled_execute_class():
             healthy, jobdir = False, None
             try:
                 NotebookClient.__init__(self, nb, km)
-                self.kc = None
+                # the kernel's client (channels connected, kernel known ready) stays with the
+                # kernel between jobs: a new one would wait for the kernel to answer again
+                self.kc = getattr(km, "xuefa_kc", None)
                 self.reset_execution_trackers()
                 self._check_assign_resources(resources)
                 # the notebook's dir is the grader's rebuilt input: only sanitised answers there
                 src = (resources or {}).get("metadata", {}).get("path")
                 jobdir = kp.job_dir(km, src)
                 with self.setup_kernel():
-                    try:
-                        info = self.wait_for_reply(self.kc.kernel_info())
-                        self.nb.metadata["language_info"] = info["content"]["language_info"]
-                        reply = self.wait_for_reply(self.kc.execute(
-                            RESET.format(path=str(jobdir)), silent=True, store_history=False))
-                        if (reply or {}).get("content", {}).get("status") != "ok":
-                            raise RuntimeError("grading kernel could not be reset: "
-                                               f"{(reply or {}).get('content', {}).get('evalue')}")
-                        for index, cell in enumerate(self.nb.cells):
-                            self.preprocess_cell(cell, resources, index)
-                    finally:
-                        self.kc.stop_channels()
+                    km.xuefa_kc = self.kc
+                    info = getattr(km, "xuefa_info", None)
+                    if info is None:
+                        info = km.xuefa_info = self.wait_for_reply(self.kc.kernel_info())
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                    reply = self.wait_for_reply(self.kc.execute(
+                        RESET.format(path=str(jobdir)), silent=True, store_history=False))
+                    if (reply or {}).get("content", {}).get("status") != "ok":
+                        raise RuntimeError("grading kernel could not be reset: "
+                                           f"{(reply or {}).get('content', {}).get('evalue')}")
+                    for index, cell in enumerate(self.nb.cells):
+                        self.preprocess_cell(cell, resources, index)
                 self.set_widgets_metadata()
                 healthy = not _unhealthy(self.nb)
                 return self.nb, self.resources
