@@ -119,10 +119,10 @@ def test_an_added_cell_that_reads_secrets_never_runs_and_the_paper_scores_from_a
              f"print(data)")
     half = {k: CORRECT[k] for k in ("q01", "q02", "q03", "q04", "q05")}
     r = submit(attacker, COURSE, answers=half, cells=[steal])
+    assert not marker.exists(), marker.read_text()[:2000]
     assert_clear(r)
     assert r.score == 50.0, (r.score, r.message)
     assert "课程以外的单元格" in r.message, r.message
-    assert not marker.exists(), marker.read_text()
     text = json.dumps(r.details, ensure_ascii=False) + r.message + released_feedback(target.datadir, COURSE)
     assert secret not in text and "JUPYTERHUB_API_TOKEN" not in text
     # nobody else's records, and not the course, changed
