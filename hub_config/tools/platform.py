@@ -10,6 +10,7 @@ learners' servers, and their kernels inherit it).
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -143,3 +144,22 @@ class Platform:
             except ProcessLookupError:
                 pass
         return left
+
+    def remove_accounts(self) -> list[str]:
+        """``userdel`` the system accounts this throwaway platform made (its people's and its
+        grader's): every data dir has accounts of its own, so each test platform would
+        otherwise leave a dozen behind on the host."""
+        from grading.host.sandbox import grader_username
+        from grading.host.sysusers import is_root, platform_accounts
+
+        if not is_root():
+            return []
+        names = platform_accounts(self.datadir.root)
+        try:
+            pwd.getpwnam(grader_username(self.datadir.root))
+            names.append(grader_username(self.datadir.root))
+        except KeyError:
+            pass
+        for name in names:
+            subprocess.run(["userdel", name], capture_output=True)
+        return names

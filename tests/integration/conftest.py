@@ -198,6 +198,7 @@ def running_hub(root: Path, datadir: DataDir, **start):
         yield h
     finally:
         left = h.stop()
+        h.remove_accounts()
         log_tail = h.log_text()[-4000:]
         shutil.rmtree(root, ignore_errors=True)
         assert not left, f"processes left after stopping xuefa up: {left}\n{log_tail}"
