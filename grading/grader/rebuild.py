@@ -191,7 +191,7 @@ def _learner_cells(path: Path | None) -> dict[str, Any]:
         return {}
     try:
         nb = nbformat.read(str(path), as_version=4)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a learner's file may be anything: then it gives nothing
         return {}
     out = {}
     for cell in nb.cells:
@@ -206,7 +206,7 @@ def _foreign_cells(path: Path | None, course) -> int:
     cell id, else identical source: lessons have plain cells without nbgrader metadata)."""
     try:
         nb = nbformat.read(str(path), as_version=4) if path and path.is_file() else None
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unreadable notebook adds no cells
         return 0
     if nb is None:
         return 0
