@@ -120,14 +120,14 @@ class EventsHandler(BaseHandler):
         try:
             body = json.loads(b"".join(self._chunks) or b"{}")
         except (ValueError, RecursionError):
-            raise web.HTTPError(400, "请求体不是有效的 JSON")
+            raise web.HTTPError(400, "请求体不是有效的 JSON") from None
         payload = body.get("payload") if isinstance(body, dict) else None
         if payload is not None and len(json.dumps(payload, ensure_ascii=False)) > MAX_PAYLOAD:
             raise web.HTTPError(400, f"字段 payload 过大（最多 {MAX_PAYLOAD // 1024} KB）")
         try:
             rec = await asyncio.to_thread(records.record_event, self.db_url, username, body)
         except records.BadEvent as e:
-            raise web.HTTPError(400, str(e))
+            raise web.HTTPError(400, str(e)) from None
         if rec is None:
             raise web.HTTPError(403, "学员名册中没有该账号")
         self.send({"id": rec.id, "created": rec.created}, 201 if rec.created else 200)

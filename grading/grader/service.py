@@ -22,7 +22,6 @@ import signal
 import sys
 import time
 import traceback
-from datetime import datetime
 from pathlib import Path
 
 from traitlets import Float, Integer, Unicode, default
@@ -117,7 +116,7 @@ def grade_job(datadir: DataDir, job: jobs.JobRef, settings: Settings) -> Graded:
         ctx = Context(datadir, job.course_id, job.assignment, job.username, job.submitted_at, settings)
         try:
             return run(ctx)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure of one job is recorded; the worker goes on
             last = traceback.format_exc()
             log.warning("job %s attempt %d failed:\n%s", job.id, attempt + 1, last)
     return Graded(outcome="error", message=OUTCOME_MESSAGES["error"], notes=[last or ""])

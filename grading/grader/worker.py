@@ -28,7 +28,6 @@ replaced.
 from __future__ import annotations
 
 import copy
-import glob
 import json
 import logging
 import os
@@ -42,7 +41,6 @@ from traitlets.config import Config
 
 from grading.host.priority import GRADING_NICE, set_priority
 
-from grading.exchange.names import parse_inbound
 from grading.host.datadir import DataDir
 from grading.records.results import OUTCOME_MESSAGES, Graded
 
@@ -338,7 +336,7 @@ def graded_notebooks(ctx: Context) -> dict[str, float]:
         try:
             a = gb.find_assignment(ctx.assignment)
         except MissingEntry:
-            raise Stop("error", "课程尚未发布该作业，无法评分。")
+            raise Stop("error", "课程尚未发布该作业，无法评分。") from None
         return {nb.name: float(nb.max_score) for nb in a.notebooks}
 
 
@@ -357,8 +355,8 @@ def check_notebooks(ctx: Context) -> None:
             continue
         try:
             nbformat.read(str(path), as_version=nbformat.NO_CONVERT)
-        except Exception:
-            raise Stop("bad_notebook", OUTCOME_MESSAGES["bad_notebook"] + f"（{name}.ipynb）")
+        except Exception:  # noqa: BLE001 - whatever nbformat raises, the file is not a notebook
+            raise Stop("bad_notebook", OUTCOME_MESSAGES["bad_notebook"] + f"（{name}.ipynb）") from None
 
 
 def _read_regular(path: Path, limit: int) -> bytes | None:
@@ -644,7 +642,7 @@ def _run(ctx: Context) -> Graded:
             ctx.graded.score = 0.0
             try:
                 ctx.graded.max_score = sum(graded_notebooks(ctx).values())
-            except Exception:
+            except Exception:  # noqa: BLE001 - the maximum is a nicety on a result already failed
                 pass
             return ctx.graded
     return ctx.graded

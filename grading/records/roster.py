@@ -158,7 +158,7 @@ def parse_rows(table: list[list[str]]) -> tuple[list[RosterRow], list[RowError]]
         if not any(cells):
             continue  # blank lines at the end of a sheet are not rows
 
-        def get(name: str) -> str:
+        def get(name: str, cells: list[str] = cells) -> str:
             i = col.get(name)
             return cells[i] if i is not None and i < len(cells) else ""
 
