@@ -34,8 +34,8 @@ start-up (``hub_config.config``) and pushed to a running hub by ``xuefa roster i
 Switching to a city single sign-on (OAuth2/OIDC)
 -------------------------------------------------
 The roster stays the source of people, units and roles; only the password check moves to the
-city's identity provider. ``oauthenticator`` is a dependency already. In
-``hub_config/jupyterhub_config.py`` (after ``apply_config(c)``)::
+city's identity provider. ``oauthenticator`` is a dependency already. In a file of the
+operator's ``DATA/jupyterhub_config.d/`` (run after the packaged config, docs/configuration.md)::
 
     c.JupyterHub.authenticator_class = "generic-oauth"
     c.GenericOAuthenticator.client_id = "xuefa"

@@ -43,6 +43,7 @@ from tornado import web
 
 from grading.host.datadir import DataDir
 from grading.host.perms import private_umask
+from grading.host.sysusers import is_root
 
 MODULE = "hub_config.formgrader_service"  # not __name__: that is "__main__" under -m
 PREFIX = "formgrader-"
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     root = ensure_course(datadir, course_id, students=published)
     # formgrader reads nbgrader_config.py from the working directory
     os.chdir(root)
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    as_root = is_root()
     cmd = [sys.executable, "-m", "jupyterhub.singleuser", *server_argv(root, as_root=as_root)]
     log.info("formgrader of %s: %s", course_id, " ".join(cmd))
     os.execv(sys.executable, cmd)

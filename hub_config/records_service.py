@@ -137,7 +137,7 @@ class ResultsHandler(BaseHandler):
     async def get(self) -> None:
         username = self.learner()
         course = self.get_argument("course", "")
-        assignment = self.get_argument("assignment", "module")
+        assignment = self.get_argument("assignment", learner_home.ASSIGNMENT)
         if not course:
             raise web.HTTPError(400, "缺少参数 course")
         rows = await asyncio.to_thread(records.results_for, self.db_url, username, course, assignment)

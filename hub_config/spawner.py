@@ -36,7 +36,7 @@ from traitlets import Float, Integer, Unicode, default
 from grading.host import sysusers
 from grading.host.datadir import DataDir
 from grading.host.priority import SERVER_NICE, set_priority
-from grading.host.sysusers import system_username
+from grading.host.sysusers import is_root, system_username
 from hub_config.roles import LEARNER_GROUP
 
 SYSTEM_USER_PREFIX = sysusers.LEGACY_PREFIX  # the default data dir's (see grading.host.sysusers)
@@ -55,10 +55,6 @@ LEARNER_CONFIG = Path(__file__).resolve().parent / "learner_config"
 # course and assignment lists are off in their own server: it has no course of its own (the
 # courses' formgraders are the hub services formgrader-<course>, linked from the hub home)
 TRAINER_CONFIG = Path(__file__).resolve().parent / "trainer_config"
-
-
-def is_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def ensure_system_user(username: str, home: Path) -> pwd.struct_passwd:

@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading.host.perms import protect
+
 ENV_VAR = "XUEFA_DATA_DIR"
 
 
@@ -138,9 +140,7 @@ class DataDir:
         # learners (separate unix users) create their own inbound files, nobody else's.
         self.exchange.mkdir(parents=True, exist_ok=True)
         self.exchange.chmod(0o1777)
-        self.root.chmod(0o755)
-        self.homes.chmod(0o755)
-        from grading.host.perms import protect
-
-        protect(self)  # the modes learners' accounts may and may not see (grading.host.perms)
+        # every other mode (data dir and homes 0711, records DB 0600, course roots 0700, ...)
+        # is what learners' accounts may and may not see: one place, grading.host.perms
+        protect(self)
         return self

@@ -34,6 +34,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grading.host.sysusers import is_root
+
 log = logging.getLogger("grading.host.sandbox")
 
 GRADER_PREFIX = "xfg-"
@@ -47,10 +49,6 @@ DEFAULT_LIMITS = {
     "cpu": 3600,  # a warm kernel's lifetime total; a single cell is bounded by the cell timeout
     "nofile": 256,
 }
-
-
-def is_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def grader_username(data_root: str | os.PathLike) -> str:

@@ -34,9 +34,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading.content.courses import ASSIGNMENT
 from grading.host.datadir import DataDir
 
-ASSIGNMENT = "module"
 KINDS = ["correct", "partial", "empty", "broken"]
 KEYS = "BADCABDCBA"
 

@@ -345,7 +345,7 @@ NOT_COMPLETE_NAME = "张明"
 
 def import_roster_cli(platform, tmp_path):
     """``xuefa roster import`` as the administrator runs it: the demo roster plus one newcomer
-    (a roster file is the whole city: people missing from it would be deactivated)."""
+    (the whole roster again: an administrator re-imports the city's full sheet)."""
     src = platform.roster_path.read_text(encoding="utf-8-sig").rstrip("\n")
     roster = tmp_path / "名单.csv"
     roster.write_text(src + "\n" + ",".join(NEW_LEARNER) + "\n", encoding="utf-8")
