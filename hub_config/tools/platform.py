@@ -163,3 +163,15 @@ class Platform:
         for name in names:
             subprocess.run(["userdel", name], capture_output=True)
         return names
+
+
+def wait_for(pred, timeout: float = 180, every: float = 1.0):
+    """Poll ``pred`` until it returns something truthy (returned); AssertionError on timeout.
+    What tests of a running platform wait with (a score, a result row, a removed folder)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g}s")

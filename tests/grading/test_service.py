@@ -13,16 +13,7 @@ from grading.records import results
 from hub_config.tools.bench import Service, build_course, learner_copy, submit, write_answers
 from grading.records.db import session_scope
 from grading.records.models import Result
-
-
-def _wait(pred, timeout=180, every=0.2):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(every)
-    raise AssertionError("timed out")
+from hub_config.tools.platform import wait_for
 
 
 def _fetch_feedback(datadir, course, user):
@@ -72,7 +63,7 @@ def test_submission_is_scored_and_feedback_released_without_instructor(datadir, 
         write_answers(d2, "correct")
         submit(datadir, course, "zhengfa1", d2)
 
-        _wait(lambda: bench.results_count(datadir.records_db_url, course) >= 2)
+        wait_for(lambda: bench.results_count(datadir.records_db_url, course) >= 2)
         scores = bench.service_scores(datadir.records_db_url, course)
         assert scores == {"ganbu1": 6.0, "zhengfa1": 10.0}
         feedback = _fetch_feedback(datadir, course, "ganbu1")
@@ -83,7 +74,7 @@ def test_submission_is_scored_and_feedback_released_without_instructor(datadir, 
         time.sleep(1.1)  # nbgrader timestamps have second resolution in inbound names
         write_answers(d, "correct")
         submit(datadir, course, "ganbu1", d)
-        _wait(lambda: len(results.attempts(datadir.records_db_url, "ganbu1", course, "module")) == 2)
+        wait_for(lambda: len(results.attempts(datadir.records_db_url, "ganbu1", course, "module")) == 2)
         best = results.effective_result(datadir.records_db_url, "ganbu1", course, "module")
         assert (best.attempt, best.score, best.passed) == (2, 10.0, True)
 
@@ -101,7 +92,7 @@ def test_submission_is_scored_and_feedback_released_without_instructor(datadir, 
         write_answers(d3, "correct")
         _write_essay(d3 / "assessment.ipynb", "本单位坚持谁执法谁普法，推行行政执法三项制度。")
         submit(datadir, "shufa", "ganbu1", d3)
-        row = _wait(lambda: results.effective_result(datadir.records_db_url, "ganbu1", "shufa", "module"))
+        row = wait_for(lambda: results.effective_result(datadir.records_db_url, "ganbu1", "shufa", "module"))
         assert row.outcome == "needs_manual" and row.score == 10.0 and row.max_score == 20.0
         from nbgrader.api import Gradebook
 
@@ -110,7 +101,7 @@ def test_submission_is_scored_and_feedback_released_without_instructor(datadir, 
             g.manual_score = 7  # what formgrader's grade API does when the trainer saves
             g.needs_manual_grade = False
             gb.db.commit()
-        row = _wait(lambda: (r := results.effective_result(
+        row = wait_for(lambda: (r := results.effective_result(
             datadir.records_db_url, "ganbu1", "shufa", "module")).outcome == "ok" and r)
         assert (row.score, row.max_score, row.passed) == (17.0, 20.0, True)
         assert "讲师" in row.message

@@ -18,6 +18,7 @@ import time
 import pytest
 
 from tests.integration.conftest import VENV_BIN
+from hub_config.tools.platform import wait_for as _wait
 
 pytestmark = pytest.mark.integration
 
@@ -112,16 +113,6 @@ def test_learner_is_refused(hub, published):
     assert api.status_code in (302, 401, 403) or "module" not in api.text, api.text[:300]
     home = learner.get(f"{hub.url}/hub/home", timeout=60)
     assert "批改作业" not in home.text
-
-
-def _wait(pred, timeout: float = 180, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out")
 
 
 def test_trainer_grade_reaches_the_learner(hub, published):

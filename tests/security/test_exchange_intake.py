@@ -5,9 +5,10 @@ folder they did not make, and no link in a submission is followed by the root se
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+
+from hub_config.tools.platform import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,16 +56,6 @@ def results_at(target, ts: str) -> list[tuple[str, str, str]]:
                          .join(Learner, Learner.id == Result.learner_id)
                          .where(Result.course_id == COURSE, Result.submitted_at == at))
         return [tuple(r) for r in rows]
-
-
-def wait_for(pred, timeout: float = 180, every: float = 1.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(every)
-    return pred()
 
 
 def inbound(target):
