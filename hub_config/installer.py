@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
             run(vbin("ruff"), "check", ".")
         except subprocess.CalledProcessError:
             raise SystemExit("ruff check found problems (listed above); pytest not run") from None
-        os.execv(vbin("python"), [str(vbin("python")), "-m", "pytest", *argv])
+        # the slowest tests are named in every run, so their cost stays in view (CI has 90 min)
+        os.execv(vbin("python"), [str(vbin("python")), "-m", "pytest", "--durations=15", *argv])
     else:
         raise SystemExit(f"usage: python3 -m hub_config.installer [setup|up|test] [args...]; got {action!r}")
 
