@@ -20,6 +20,7 @@ from the gradebook, as it always does.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -68,13 +69,12 @@ def question_schema(*course_nbs: Path) -> dict[str, dict]:
     """qid -> {"type", "options", "subs"} from the course notebooks' question calls (the
     released one) and ``xf.grade`` calls (the source one, with its hidden tests). Empty for a
     notebook that does not use the widgets."""
-    from grading.content.validate import read_notebook
-
     schema: dict[str, dict] = {}
     for path in course_nbs:
         if path is None or not Path(path).is_file():
             continue
-        info = read_notebook(Path(path))
+        st = Path(path).stat()
+        info = _course_notebook(str(path), st.st_mtime_ns, st.st_size)
         for q in info.questions:
             if isinstance(q.id, str):
                 schema[q.id] = _spec(q.type, q.kwargs)
@@ -82,6 +82,15 @@ def question_schema(*course_nbs: Path) -> dict[str, dict]:
             if isinstance(g.qid, str) and g.qid not in schema:
                 schema[g.qid] = {"type": None}
     return schema
+
+
+@functools.lru_cache(maxsize=256)
+def _course_notebook(path: str, mtime_ns: int, size: int):
+    """The parsed course notebook, once per version: every job of a course needs the same two,
+    and they change only when the course is published again (new mtime/size, new entry)."""
+    from grading.content.validate import read_notebook
+
+    return read_notebook(Path(path))
 
 
 def _spec(qtype: str, kw: dict) -> dict:
