@@ -211,7 +211,7 @@ def _running_of_dead(url: str, pid: int) -> bool:
 
 # --- real nbgrader: three grading services, as on three hosts ----------------------------------
 
-REAL_SUBMISSIONS, SERVICES = 300, 3
+REAL_SUBMISSIONS, SERVICES = 150, 3
 GRADED_LINE = re.compile(r"graded job (\d+) \(")
 QUEUED_LINE = re.compile(r"queued (\S+)/(\S+) by (\S+) at ")
 
@@ -230,7 +230,7 @@ def shared_pg_datadir(datadir, pg_cluster, pg_url, monkeypatch):
 
 
 @pytest.mark.slow
-def test_three_grading_services_grade_300_real_submissions_exactly_once(shared_pg_datadir):
+def test_three_grading_services_grade_150_real_submissions_exactly_once(shared_pg_datadir):
     """Three ``python -m grading.grader.service --workers 1`` processes on one exchange and one
     PostgreSQL: all three scan the same inbound dir and enqueue concurrently, then share the
     queue; every real nbgrader submission is queued once, claimed once and graded once."""
