@@ -9,6 +9,7 @@ from time on page (国办函〔2026〕12号): there is deliberately no duration 
 from __future__ import annotations
 
 import enum
+from typing import Any
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (
@@ -154,6 +155,9 @@ class Assessment(Base):
     manual: Mapped[bool] = mapped_column(Boolean, default=False)  # has essay questions
     policy: Mapped[str] = mapped_column(String(10), default="best")  # best | latest attempt
     due: Mapped[datetime | None] = mapped_column(DateTime)
+    # resolved 考试规则 (attempts, cooldown_minutes, counts, opens, closes, show, key) stored by
+    # publish; None means the defaults of grading.records.exams apply
+    rules: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Campaign(Base):
@@ -166,6 +170,8 @@ class Campaign(Base):
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date] = mapped_column(Date)
     pass_mark: Mapped[float] = mapped_column(Float, default=60)
+    # the campaign YAML's ``exam:`` block: defaults for its courses (course values win)
+    rules: Mapped[dict | None] = mapped_column(JSON)
 
     courses: Mapped[list["CampaignCourse"]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan"
@@ -285,5 +291,29 @@ class ItemResult(Base):
     points: Mapped[float] = mapped_column(Float, default=0)
     max_points: Mapped[float] = mapped_column(Float, default=0)
     correct: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what the learner chose (distractor analysis) and the paper slot the question sat in
+    answer: Mapped[Any] = mapped_column(JSON, nullable=True)
+    slot: Mapped[str | None] = mapped_column(String(16))
 
     result: Mapped[Result] = relationship(back_populates="items")
+
+
+class Paper(Base):
+    """A learner's drawn exam paper for one attempt.
+
+    ``questions`` is a snapshot of the full bank questions (keys included, each with its slot)
+    taken when drawn, so republishing the bank never changes a paper already handed out; it
+    never leaves the server except as the public form."""
+
+    __tablename__ = "papers"
+    __table_args__ = (UniqueConstraint("learner_id", "course_id", "assignment", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    course_id: Mapped[str] = mapped_column(String(64))
+    assignment: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    questions: Mapped[list] = mapped_column(JSON, default=list)
+    bank_digest: Mapped[str] = mapped_column(String(128), default="")
+    drawn_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
