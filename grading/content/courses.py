@@ -8,9 +8,9 @@ so a trainer can fix the file without reading a traceback.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -84,6 +84,116 @@ class AssessmentSpec(Strict):
     manual: bool = False  # has manually graded (essay) questions
 
 
+# Question types a blueprint may draw (essays are graded by hand and not in banks yet).
+BANK_TYPES = ("single", "multiple", "truefalse", "fill", "ordering", "case")
+DIFFICULTIES = ("易", "中", "难")
+TYPE_LABELS_ZH = {"single": "单选题", "multiple": "多选题", "truefalse": "判断题", "fill": "填空题",
+                  "ordering": "排序题", "case": "案例分析题", "essay": "简答题"}
+# Trainers write exam times without a zone; they mean the city's clock.
+LOCAL_TZ = timezone(timedelta(hours=8))
+
+
+class Section(Strict):
+    """One line of a blueprint: draw ``count`` questions of ``type`` worth exactly ``points`` each."""
+
+    type: Literal["single", "multiple", "truefalse", "fill", "ordering", "case"]
+    count: int = Field(ge=1, le=200)
+    points: float = Field(gt=0)
+
+
+class Blueprint(Strict):
+    """组卷规则 (``blueprint:`` in course.yaml): how a paper is drawn from ``bank.yaml``."""
+
+    sections: list[Section] = Field(min_length=1)
+    require_tags: list[str] = Field(default_factory=list)
+    difficulty: dict[Literal["易", "中", "难"], int] | None = None
+
+    @field_validator("difficulty")
+    @classmethod
+    def _difficulty(cls, v: dict | None) -> dict | None:
+        if v is not None and any(n < 0 for n in v.values()):
+            raise ValueError("各难度的题数不能为负数")
+        return v
+
+    @model_validator(mode="after")
+    def _difficulty_total(self) -> "Blueprint":
+        if self.difficulty is not None and sum(self.difficulty.values()) != self.count:
+            raise ValueError(f"difficulty 各难度题数合计 {sum(self.difficulty.values())}，"
+                             f"与各题型题数合计 {self.count} 不一致")
+        return self
+
+    @property
+    def count(self) -> int:
+        return sum(s.count for s in self.sections)
+
+    @property
+    def total_points(self) -> float:
+        return float(sum(s.count * s.points for s in self.sections))
+
+
+def _exam_time(v: Any, end_of_day: bool) -> Any:
+    if v is None or v == "":
+        return None
+    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
+        v = date.fromisoformat(v.strip())
+    if isinstance(v, date) and not isinstance(v, datetime):
+        # a bare date: the whole day counts (opens at 00:00, closes at 24:00)
+        v = datetime.combine(v, time(0)) + (timedelta(days=1) if end_of_day else timedelta(0))
+    if isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v.strip())
+        except ValueError:
+            raise ValueError(f"时间“{v}”格式不对，应写成 2026-12-01 08:00 或 2026-12-01T08:00:00+08:00") from None
+    if isinstance(v, datetime) and v.tzinfo is None:
+        v = v.replace(tzinfo=LOCAL_TZ)
+    return v
+
+
+class ExamSpec(Strict):
+    """考试规则 (``exam:`` in course.yaml or a campaign plan). Every field optional."""
+
+    attempts: int = Field(default=3, ge=1, le=100, description="最多计分提交次数")
+    cooldown_minutes: int = Field(default=0, ge=0, le=60 * 24 * 30, description="两次提交的最短间隔")
+    counts: Literal["best", "last"] = "best"
+    opens: datetime | None = None
+    closes: datetime | None = None
+    show: Literal["score", "wrong"] = "wrong"
+    key: Literal["after", "always", "never"] = "after"
+
+    @field_validator("opens", mode="before")
+    @classmethod
+    def _opens(cls, v: Any) -> Any:
+        return _exam_time(v, end_of_day=False)
+
+    @field_validator("closes", mode="before")
+    @classmethod
+    def _closes(cls, v: Any) -> Any:
+        return _exam_time(v, end_of_day=True)
+
+    @model_validator(mode="after")
+    def _window(self) -> "ExamSpec":
+        if self.opens and self.closes and self.closes <= self.opens:
+            raise ValueError(f"closes（{self.closes:%Y-%m-%d %H:%M}）应晚于 opens（{self.opens:%Y-%m-%d %H:%M}）")
+        return self
+
+    @property
+    def policy(self) -> str:
+        """``Assessment.policy`` for these rules."""
+        return "best" if self.counts == "best" else "latest"
+
+    def rules(self) -> dict:
+        """The resolved rules as JSON data (what the records DB stores)."""
+        return self.model_dump(mode="json")
+
+
+def resolve_exam(course: "CourseSpec", campaign: "CampaignSpec | None" = None) -> ExamSpec:
+    """Course values win over campaign values over the defaults (only fields a file set count)."""
+    merged: dict[str, Any] = {}
+    for layer in ([campaign.exam] if campaign is not None and campaign.exam is not None else []) + [course.exam]:
+        merged.update(layer.model_dump(include=layer.model_fields_set))
+    return ExamSpec.model_validate(merged)
+
+
 class CourseSpec(Strict):
     """``course.yaml``."""
 
@@ -99,6 +209,8 @@ class CourseSpec(Strict):
     trainers: list[str] = Field(default_factory=list)
     laws: list[Law] = Field(default_factory=list)
     order: int = 100  # position on 我的学习 among equals
+    blueprint: Blueprint | None = None  # only with bank.yaml: papers drawn per learner and attempt
+    exam: ExamSpec = Field(default_factory=ExamSpec)
 
     @field_validator("audience", mode="before")
     @classmethod
@@ -119,6 +231,9 @@ class CourseSpec(Strict):
         dup = sorted({f for f in files if files.count(f) > 1})
         if dup:
             raise ValueError(f"文件重复：{', '.join(dup)}")
+        if self.blueprint is not None and abs(self.blueprint.total_points - self.points) > 1e-6:
+            raise ValueError(f"组卷规则 blueprint 各部分分值合计 {self.blueprint.total_points:g}，"
+                             f"与总分 points {self.points:g} 不一致")
         return self
 
     @property
@@ -143,6 +258,8 @@ class CampaignSpec(Strict):
     plans: dict[Audience, CampaignPlan]
     # course id -> 学时 credited when passed in this campaign (default: the course's own hours)
     hours: dict[str, float] = Field(default_factory=dict)
+    # defaults for its courses' exam rules (a course's own exam: values win)
+    exam: ExamSpec | None = None
 
     @field_validator("plans", mode="before")
     @classmethod
@@ -203,15 +320,43 @@ def _field(loc: tuple) -> str:
     return ".".join(str(p) for p in loc)
 
 
+# pydantic's own messages are English; trainers get these instead (by error type).
+_ZH_ERRORS = {
+    "missing": lambda c: "缺少必填字段",
+    "extra_forbidden": lambda c: "未知字段（拼写错误？）",
+    "literal_error": lambda c: f"取值应为 {c.get('expected', '')} 之一".replace("' or '", "', '"),
+    "enum": lambda c: f"取值应为 {c.get('expected', '')} 之一".replace("' or '", "', '"),
+    "string_too_short": lambda c: "不能为空",
+    "too_short": lambda c: f"至少需要 {c.get('min_length', 1)} 项",
+    "string_pattern_mismatch": lambda c: "格式不对（小写字母、数字、下划线）",
+    "string_type": lambda c: "应为文字",
+    "list_type": lambda c: "应为列表",
+    "dict_type": lambda c: "应为“名称: 值”的映射",
+    "bool_type": lambda c: "应为 true 或 false",
+    "bool_parsing": lambda c: "应为 true 或 false",
+    "int_type": lambda c: "应为整数",
+    "int_parsing": lambda c: "应为整数",
+    "int_from_float": lambda c: "应为整数",
+    "float_type": lambda c: "应为数字",
+    "float_parsing": lambda c: "应为数字",
+    "greater_than": lambda c: f"应大于 {c.get('gt')}",
+    "greater_than_equal": lambda c: f"应不小于 {c.get('ge')}",
+    "less_than_equal": lambda c: f"应不大于 {c.get('le')}",
+    "datetime_type": lambda c: "应为日期时间，例如 2026-12-01 08:00",
+    "datetime_parsing": lambda c: "应为日期时间，例如 2026-12-01 08:00",
+    "datetime_from_date_parsing": lambda c: "应为日期时间，例如 2026-12-01 08:00",
+    "date_parsing": lambda c: "应为日期，例如 2026-12-01",
+}
+
+
 def _validation_problems(e: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in e.errors():
         msg = err.get("msg", "")
         msg = msg.removeprefix("Value error, ")
-        if err.get("type") == "missing":
-            msg = "缺少必填字段"
-        elif err.get("type") == "extra_forbidden":
-            msg = "未知字段（拼写错误？）"
+        zh = _ZH_ERRORS.get(err.get("type", ""))
+        if zh is not None:
+            msg = zh(err.get("ctx") or {})
         out.append((_field(err.get("loc", ())), msg))
     return out
 
