@@ -7,7 +7,8 @@ An archive is a ``.tar.gz`` holding::
     gradebooks/<course>.sqlite consistent snapshot of each course's nbgrader gradebook
     files/courses/<course>/... course roots (source, release, submitted, autograded, feedback)
     files/exchange/...         nbgrader exchange (submissions not yet collected are learners' work)
-    files/home/...             learners' homes, only with ``homes=True``
+    files/home/...             learners' homes (unfinished ``*.answers.json``, notebooks), unless
+                               ``homes=False``; owners and modes kept
 
 Databases are always stored as SQLite, whatever they run on: a SQLite database is copied with
 the sqlite3 backup API (a consistent snapshot even while the platform writes, unlike a file
@@ -23,15 +24,24 @@ alone). Restoring treats the archive as untrusted: a member outside the target (
 ``..``, a link pointing out) or a device/fifo refuses the whole restore before anything is
 changed, and no setuid/setgid/sticky or group/other-writable mode is applied from it; the
 platform's own modes (exchange, private dirs) are set again by ``DataDir.ensure()``.
+
+The exchange and learners' homes are trees learners write, so root reads them without following
+a path they control (:func:`_add_learner_tree`: directory fds, ``O_NOFOLLOW``, regular files
+only): a link a learner planted is left out, not archived, so it can neither pull another
+file into the archive nor make the archive one that restore refuses. Restore unpacks inside the
+data dir, so moving the files into place is a rename that keeps each learner's ownership.
 """
 
 from __future__ import annotations
 
+import grp
 import io
 import json
 import os
+import pwd
 import shutil
 import sqlite3
+import stat
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
@@ -64,6 +74,8 @@ class Manifest:
     gradebooks: dict[str, dict[str, int]] = field(default_factory=dict)
     files: int = 0
     homes: bool = False
+    home_files: int = 0
+    skipped: int = 0  # links, sockets, fifos found in learners' trees: not archived
 
     @classmethod
     def from_json(cls, data: dict) -> "Manifest":
@@ -272,8 +284,8 @@ def running_pids(datadir: DataDir) -> list[int]:
     return pids
 
 
-def existing_data(datadir: DataDir) -> list[str]:
-    """What a restore would overwrite (empty list: nothing)."""
+def existing_data(datadir: DataDir, homes: bool = False) -> list[str]:
+    """What a restore would overwrite (empty list: nothing); ``homes``: learners' homes too."""
     found = []
     url = datadir.records_db_url
     if not _is_sqlite(url) or _sqlite_path(url).exists():
@@ -287,6 +299,8 @@ def existing_data(datadir: DataDir) -> list[str]:
         found.append(f"课程目录 {datadir.courses} 不为空")
     if datadir.exchange.exists() and any(datadir.exchange.iterdir()):
         found.append(f"作业交换目录 {datadir.exchange} 不为空")
+    if homes and datadir.homes.exists() and any(datadir.homes.iterdir()):
+        found.append(f"学员主目录 {datadir.homes} 不为空")
     return found
 
 
@@ -299,8 +313,89 @@ def _course_ids(datadir: DataDir) -> list[str]:
     return sorted(p.name for p in datadir.courses.iterdir() if p.is_dir())
 
 
-def backup(datadir: DataDir, out: Path, *, homes: bool = False) -> Manifest:
-    """Write a backup archive of ``datadir`` to ``out`` and return its manifest."""
+class _Exactly(io.RawIOBase):
+    """``size`` bytes of ``f``: cut when it grew, zero-padded when it shrank while being read
+    (a learner's live file must not make tarfile fail or misalign the archive)."""
+
+    def __init__(self, f, size: int):
+        self.f, self.left = f, size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.f.read(n)[:n] if n else b""
+        data += b"\0" * (n - len(data))
+        self.left -= n
+        return data
+
+
+_names: dict[tuple[str, int], str] = {}
+
+
+def _name(kind: str, num: int) -> str:
+    if (kind, num) not in _names:
+        try:
+            _names[kind, num] = (pwd.getpwuid(num).pw_name if kind == "u"
+                                 else grp.getgrgid(num).gr_name)
+        except KeyError:
+            _names[kind, num] = ""
+    return _names[kind, num]
+
+
+def _info(arcname: str, st: os.stat_result, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(arcname)
+    info.type, info.mode, info.mtime = kind, stat.S_IMODE(st.st_mode), int(st.st_mtime)
+    info.uid, info.gid = st.st_uid, st.st_gid
+    # restore maps names first: a learner's files go back to their account by name
+    info.uname, info.gname = _name("u", st.st_uid), _name("g", st.st_gid)
+    info.size = st.st_size if kind == tarfile.REGTYPE else 0
+    return info
+
+
+# re-creatable, and large: pip's cache, running kernels' connection files (under each home)
+_HOME_SKIP = {(".cache",), (".local", "share", "jupyter", "runtime")}
+
+
+def _home_skip(parts: tuple[str, ...]) -> bool:
+    """``parts``: a directory's path under ``home/`` (its first part is the person)."""
+    return parts[1:] in _HOME_SKIP
+
+
+def _add_learner_tree(tar: tarfile.TarFile, top: Path, arcroot: str, manifest: Manifest,
+                      skip=lambda parts: False) -> int:
+    """Add the tree ``top`` (which learners write) as ``arcroot``: directories and regular
+    files only, read through directory fds with ``O_NOFOLLOW``; returns the files added."""
+    added = 0
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
+        rel = Path(dirpath).relative_to(top)
+        dirnames[:] = [d for d in dirnames if not skip((*rel.parts, d))]
+        arcdir = arcroot if not rel.parts else f"{arcroot}/{rel.as_posix()}"
+        tar.addfile(_info(arcdir, os.fstat(dirfd), tarfile.DIRTYPE))
+        for name in sorted(filenames):
+            try:
+                before = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+                if not stat.S_ISREG(before.st_mode):
+                    raise OSError("not a regular file")
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dirfd)
+            except OSError:  # a link, fifo or socket, or gone since the listing
+                manifest.skipped += 1
+                continue
+            with os.fdopen(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if (st.st_ino, st.st_dev) != (before.st_ino, before.st_dev) or not stat.S_ISREG(st.st_mode):
+                    manifest.skipped += 1  # swapped between the look and the open
+                    continue
+                info = _info(f"{arcdir}/{name}", st, tarfile.REGTYPE)
+                tar.addfile(info, _Exactly(f, info.size))
+            added += 1
+    return added
+
+
+def backup(datadir: DataDir, out: Path, *, homes: bool = True) -> Manifest:
+    """Write a backup archive of ``datadir`` to ``out`` and return its manifest; ``homes``
+    (the default) includes learners' homes, where their unfinished answers are."""
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="xuefa-backup-") as tmp:
         tmp = Path(tmp)
@@ -325,12 +420,15 @@ def backup(datadir: DataDir, out: Path, *, homes: bool = False) -> Manifest:
             tar.add(tmp / "records.sqlite", "records.sqlite")
             if gradebooks:
                 tar.add(tmp / "gradebooks", "gradebooks")
-            trees = [("courses", datadir.courses), ("exchange", datadir.exchange)]
-            if homes:
-                trees.append(("home", datadir.homes))
-            for name, path in trees:
-                if path.exists():
-                    tar.add(path, f"files/{name}", filter=_skip_live_dbs(manifest))
+            if datadir.courses.exists():
+                tar.add(datadir.courses, "files/courses", filter=_skip_live_dbs(manifest))
+            if datadir.exchange.exists():
+                manifest.files += _add_learner_tree(tar, datadir.exchange, "files/exchange",
+                                                    manifest)
+            if homes and datadir.homes.exists():
+                manifest.home_files = _add_learner_tree(tar, datadir.homes, "files/home",
+                                                        manifest, _home_skip)
+                manifest.files += manifest.home_files
             data = json.dumps(manifest.__dict__, ensure_ascii=False, indent=1).encode()
             info = tarfile.TarInfo("manifest.json")
             info.size, info.mtime = len(data), int(datetime.now().timestamp())
@@ -406,11 +504,13 @@ def restore(datadir: DataDir, archive: Path, *, force: bool = False) -> Manifest
             raise RestoreRefused(
                 f"平台正在运行（进程 {', '.join(map(str, pids))}），恢复会覆盖正在使用的数据；"
                 "请先停止平台，或使用 --force")
-        found = existing_data(datadir)
+        found = existing_data(datadir, homes=manifest.homes)
         if found:
             raise RestoreRefused("目标数据目录已有数据：" + "；".join(found) + "。如确需覆盖，请使用 --force")
     datadir.ensure()
-    with tempfile.TemporaryDirectory(prefix="xuefa-restore-") as tmp:
+    # unpacked on the data dir's own filesystem: putting a tree in place is then a rename, which
+    # keeps owners (a copy across filesystems by root would hand learners' files to root)
+    with tempfile.TemporaryDirectory(prefix=".restore-", dir=datadir.root) as tmp:
         tmp = Path(tmp)
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(tmp, filter=_safe_member)

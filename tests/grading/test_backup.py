@@ -236,3 +236,87 @@ def test_sqlite_backup_restores_into_postgresql(tmp_path, request, monkeypatch):
     monkeypatch.setenv("XUEFA_RECORDS_DB_URL", pg_url.replace("postgresql+psycopg://", "postgresql://"))
     backup.restore(DataDir(tmp_path / "cluster"), archive)
     assert snapshot_rows(pg_url, Base.metadata) == rows
+
+
+# --- learners' homes: what a learner did but has not submitted yet ----------------------------
+
+
+@pytest.fixture
+def learner_account():
+    """A real system account owning a learner's home, removed afterwards."""
+    import pwd
+    import secrets
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a home owned by another account")
+    name = f"xfbk{secrets.token_hex(3)}"
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    name], check=True, capture_output=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def test_default_backup_brings_back_unfinished_answers_byte_identical_with_owner_and_mode(
+        datadir, learner_account, tmp_path, monkeypatch):
+    from grading.records import migrate
+
+    monkeypatch.delenv("XUEFA_RECORDS_DB_URL", raising=False)
+    migrate.upgrade(datadir.records_db_url)
+    uid, gid = learner_account.pw_uid, learner_account.pw_gid
+    home = datadir.home(learner_account.pw_name)
+    work = home / "xingzheng_susong" / "module"
+    work.mkdir(parents=True)
+    answers = work / "assessment.answers.json"
+    # half-done: two of five questions answered, an essay draft with non-ASCII text
+    answers.write_bytes('{"q01": "B", "q02": ["A", "C"], "essay": "起诉期限\\n草稿"}'.encode())
+    notebook = work / "assessment.ipynb"
+    notebook.write_bytes(b'{"cells": [], "nbformat": 4}')
+    for p in (answers, notebook):
+        p.chmod(0o600)
+    for p in (home, home / "xingzheng_susong", work, answers, notebook):
+        os.chown(p, uid, gid)
+    home.chmod(0o700)
+    # what a learner may plant: a link out of their home is left out, and does not make the
+    # archive one that restore refuses
+    (home / "shadow").symlink_to("/etc/shadow")
+    os.lchown(home / "shadow", uid, gid)
+    before = {p: (p.read_bytes(), os.stat(p).st_uid, oct(os.stat(p).st_mode & 0o7777))
+              for p in (answers, notebook)}
+
+    archive = tmp_path / "daily.tar.gz"
+    out = xuefa("backup", "-o", str(archive), "--data-dir", str(datadir.root)).stdout
+    assert "学员主目录" in out
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"
+    manifest = backup.read_manifest(archive)
+    assert manifest.homes and manifest.home_files == 2 and manifest.skipped == 1
+
+    shutil.rmtree(datadir.root)
+    # unpacked on another filesystem (tmpfs), a move would be a copy by root that loses owners
+    monkeypatch.setattr("tempfile.tempdir", "/dev/shm")
+    xuefa("restore", str(archive), "--data-dir", str(datadir.root))
+
+    after = {p: (p.read_bytes(), os.stat(p).st_uid, oct(os.stat(p).st_mode & 0o7777))
+             for p in (answers, notebook)}
+    assert after == before
+    assert os.stat(home).st_uid == uid and os.stat(work).st_uid == uid
+    assert not (home / "shadow").exists() and not (home / "shadow").is_symlink()
+
+
+def test_no_homes_leaves_learners_homes_out(datadir, tmp_path, monkeypatch):
+    from grading.records import migrate
+
+    monkeypatch.delenv("XUEFA_RECORDS_DB_URL", raising=False)
+    migrate.upgrade(datadir.records_db_url)
+    (datadir.home("ganbu1")).mkdir()
+    (datadir.home("ganbu1") / "a.answers.json").write_text("{}")
+    archive = tmp_path / "b.tar.gz"
+    xuefa("backup", "--no-homes", "-o", str(archive), "--data-dir", str(datadir.root))
+    manifest = backup.read_manifest(archive)
+    assert not manifest.homes and manifest.home_files == 0
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        assert not [n for n in tar.getnames() if n.startswith("files/home")]
