@@ -55,6 +55,36 @@ def certificates(datadir, campaign_id: str, output: Path) -> None:
     click.echo(f"wrote {len(paths)} certificates to {output}")
 
 
+@report.command("items")
+@click.argument("course_id")
+@click.option("--assignment", default="module", show_default=True, help="nbgrader assignment.")
+@click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the analysis as an Excel workbook (题目分析, 选项分布).")
+@data_dir_option
+def items(datadir, course_id: str, assignment: str, xlsx: Path | None) -> None:
+    """Item analysis (题目分析) of a course's assessment: facility, discrimination (upper vs
+    lower 27%), option counts and flags, over each learner's first counted attempt."""
+    from grading.records.db import session_scope
+    from grading.records.models import Course
+    from grading.reports import items as ia
+
+    url = datadir.records_db_url
+    with session_scope(url) as s:
+        course = s.get(Course, course_id)
+        title = course.title if course is not None else ""
+    if course is None:
+        raise click.ClickException(f"没有找到课程 {course_id}（尚未发布？）")
+    stats = ia.item_analysis(url, course_id, assignment, course_root=datadir.course_root(course_id))
+    click.echo(f"{title}（{course_id}）题目分析：{ia.learners_counted(url, course_id, assignment)} 名学员的首次计分考试")
+    for it in stats:
+        click.echo(f"{it.question_id}\t{ia.TYPE_LABELS.get(it.type or '', it.type or '')}\t"
+                   f"作答 {it.n}\t得分率 {ia.pct(it.facility)}\t区分度 {ia.fmt_d(it.discrimination)}\t"
+                   f"{ia.options_text(it)}\t{'；'.join(it.flags)}\t{it.stem[:40]}")
+    if xlsx:
+        ia.write_xlsx(stats, xlsx, title=title)
+        click.echo(f"wrote {xlsx}")
+
+
 def bench_queries(url: str, campaign_id: str) -> list[tuple[str, object]]:
     """Every query a dashboard page runs, by name (the bench times each)."""
     from grading.reports import queries as reports
