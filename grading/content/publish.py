@@ -6,23 +6,32 @@ records DB needs (我的学习, completion reports). Re-publishing is safe for l
 started: nbgrader's release replaces only ``exchange/<course>/outbound/``; learners' fetched
 copies and their ``*.answers.json`` live in their homes and are never touched, and submissions
 in ``inbound/`` stay where they are.
+
+A course with a question bank has no hand-written assessment: publish writes the notebook its
+blueprint generates (:func:`grading.content.bank.slot_notebook`, no question in it) into the
+source before nbgrader runs, and keeps ``bank.yaml`` in the course root, readable by root only;
+papers are drawn from that copy per learner and attempt, never from the exchange.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import nbformat
 
+from grading.content.bank import BANK_FILE, load_bank, slot_notebook
 from grading.content.courses import ASSIGNMENT, CampaignSpec, CourseSpec, course_dirs, courses_dir, load_campaign_file, load_course
 from grading.exchange import nbconfig
 from grading.exchange.nbconfig import course_config, nbgrader_api
 from grading.host.datadir import DataDir
 from grading.records.db import session_scope
+from grading.records.exams import store_campaign_rules, store_rules
 from grading.records.migrate import upgrade
 from grading.records.models import Assessment, Campaign, CampaignCourse, Course
 
@@ -50,9 +59,10 @@ def _course_dir(course: str | Path) -> Path:
 
 
 def source_digest(cdir: Path) -> str:
-    """A fingerprint of what a publish would release (course.yaml and the module notebooks)."""
+    """A fingerprint of what a publish would release (course.yaml, bank.yaml, module notebooks)."""
     h = hashlib.sha256()
-    files = [cdir / "course.yaml", *sorted((cdir / "source" / ASSIGNMENT).glob("*.ipynb"))]
+    bank = [cdir / BANK_FILE] if (cdir / BANK_FILE).exists() else []
+    files = [cdir / "course.yaml", *bank, *sorted((cdir / "source" / ASSIGNMENT).glob("*.ipynb"))]
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
@@ -65,6 +75,10 @@ def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | No
     ``if_changed``: do nothing (return None) when this exact source is already released."""
     cdir = Path(source) if source else _course_dir(course_id)
     spec = load_course(cdir)
+    has_bank = (cdir / BANK_FILE).exists()
+    if has_bank != (spec.blueprint is not None):
+        raise PublishError(f"{spec.id}: 题库 {BANK_FILE} 与组卷规则 blueprint 须同时具备（先运行 xuefa course validate {spec.id}）")
+    bank = load_bank(cdir / BANK_FILE) if has_bank else None
     datadir.ensure()
     upgrade(datadir.records_db_url)
     root = datadir.course_root(spec.id)
@@ -80,9 +94,12 @@ def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | No
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(cdir / "source" / ASSIGNMENT, tmp,
                     ignore=shutil.ignore_patterns("*.answers.json", ".ipynb_checkpoints", "__pycache__"))
+    if bank is not None:
+        nbformat.write(slot_notebook(spec), tmp / spec.assessment.file)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     shutil.copy2(cdir / "course.yaml", root / "course.yaml")
+    _place_bank(cdir / BANK_FILE if bank is not None else None, root / BANK_FILE)
 
     config = course_config(datadir, spec.id)
     api = nbgrader_api(root, spec.id, datadir.gradebook_url(spec.id), datadir.exchange, config)
@@ -103,6 +120,21 @@ def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | No
     stamp.write_text(digest + "\n")
     log.info("published %s (%g points) to %s", spec.id, spec.points, outbound)
     return PublishReport(spec.id, spec.title, spec.points, outbound, [a.label for a in spec.audience])
+
+
+def _place_bank(src: Path | None, dest: Path) -> None:
+    """The bank holds every key: written 0600 from the first byte, replaced atomically; a course
+    that no longer has a bank leaves none behind."""
+    if src is None:
+        dest.unlink(missing_ok=True)
+        return
+    tmp = dest.with_name(f".{dest.name}.new")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(src.read_bytes())
+    os.chmod(tmp, 0o600)
+    tmp.replace(dest)
 
 
 def upsert_course(url: str, spec: CourseSpec) -> None:
@@ -130,6 +162,9 @@ def upsert_course(url: str, spec: CourseSpec) -> None:
         a.title = spec.assessment.title
         a.max_score = spec.points
         a.manual = spec.assessment.manual
+        a.policy = spec.exam.policy
+    # only what course.yaml sets: the campaign's exam: block stays the default for the rest
+    store_rules(url, spec.id, spec.exam.model_dump(mode="json", exclude_unset=True))
 
 
 def publish_all(datadir: DataDir, root: Path | None = None, *, if_changed: bool = False) -> list[PublishReport]:
@@ -164,6 +199,7 @@ def load_campaign(datadir: DataDir | str, path: str | Path) -> CampaignSpec:
             c = s.get(Course, cid)
             if c is not None:
                 c.hours = hours
+    store_campaign_rules(url, spec.id, spec.exam.model_dump(mode="json", exclude_unset=True) if spec.exam else None)
     return spec
 
 

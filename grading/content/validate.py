@@ -6,11 +6,16 @@ the cell (1-based, as JupyterLab counts) and the field, with a zh-CN message a t
 act on. Static checks read question cells with :mod:`ast` (question kwargs must be literals,
 which is also what keeps them readable); the slow checks run every notebook with nbclient and
 generate the learner version with nbgrader in a temp course.
+
+A course with ``bank.yaml`` has no hand-written assessment: its bank and blueprint are checked
+(:mod:`grading.content.bank`), and the slow checks run and release the notebook publish would
+generate from the blueprint, with a sample paper beside it as the grading service puts one.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import tempfile
@@ -20,6 +25,7 @@ from typing import Any, Callable
 
 import nbformat
 
+from grading.content.bank import BANK_FILE, Bank, BlueprintError, check_blueprint, draw, load_bank, slot_notebook
 from grading.content.courses import ASSIGNMENT, CourseSpec, FormatError, load_course
 
 QUESTION_CLASSES = {
@@ -118,8 +124,11 @@ def _call_name(node: ast.Call) -> str | None:
 
 
 def read_notebook(path: Path, name: str | None = None) -> NotebookInfo:
-    nb = nbformat.read(path, as_version=4)
-    info = NotebookInfo(name=name or path.name, nb=nb)
+    return parse_notebook(nbformat.read(path, as_version=4), name or path.name)
+
+
+def parse_notebook(nb: Any, name: str) -> NotebookInfo:
+    info = NotebookInfo(name=name, nb=nb)
     for i, cell in enumerate(nb.cells, 1):
         if cell.cell_type != "code":
             continue
@@ -165,6 +174,17 @@ class CourseContext:
     spec: CourseSpec | None = None
     notebooks: dict[str, NotebookInfo] = field(default_factory=dict)
     workdir: Path | None = None  # temp dir for slow checks
+    bank: Bank | None = None
+    # the assessment publish generates from the blueprint (bank courses), by file name
+    generated: dict[str, NotebookInfo] = field(default_factory=dict)
+
+    @property
+    def bank_file(self) -> Path:
+        return self.path / BANK_FILE
+
+    @property
+    def has_bank(self) -> bool:
+        return self.bank_file.exists()
 
     @property
     def module_dir(self) -> Path:
@@ -197,7 +217,14 @@ def check_layout(ctx: CourseContext) -> list[Problem]:
         return [Problem(f"{ctx.path.name}/source", None, "", f"缺少目录 source/{ASSIGNMENT}/")]
     present = sorted(p.name for p in ctx.module_dir.glob("*.ipynb"))
     listed = ctx.spec.notebooks if ctx.spec else present
+    generated = ctx.spec.assessment.file if ctx.spec and ctx.has_bank else None
+    if generated in present:
+        out.append(Problem(ctx.rel(generated), None, "",
+                           "有题库 bank.yaml 的课程，结业测试由组卷规则自动生成，请删除手写的结业测试笔记本"))
+        present.remove(generated)
     for name in listed:
+        if name == generated:
+            continue
         if name not in present:
             out.append(Problem(f"{ctx.path.name}/course.yaml", None, "lessons",
                                f"列出的 {name} 在 source/{ASSIGNMENT}/ 中不存在"))
@@ -222,6 +249,36 @@ def check_layout(ctx: CourseContext) -> list[Problem]:
             n = ctx.notebooks.get(lesson.file)
             if n is not None and n.mode == "assessment":
                 out.append(Problem(n.name, 1, "mode", '课程笔记本的 xf.setup 应为 mode="practice"'))
+    return out
+
+
+def check_bank(ctx: CourseContext) -> list[Problem]:
+    """bank.yaml fits its format and the blueprint can draw papers from it; a blueprint needs a
+    bank and a bank needs a blueprint. Courses without a bank are not concerned."""
+    yaml_file = f"{ctx.path.name}/course.yaml"
+    bank_file = f"{ctx.path.name}/{BANK_FILE}"
+    bp = ctx.spec.blueprint if ctx.spec else None
+    if not ctx.has_bank:
+        if bp is not None:
+            return [Problem(yaml_file, None, "blueprint", f"有组卷规则 blueprint，但课程目录中没有题库 {BANK_FILE}")]
+        return []
+    try:
+        ctx.bank = load_bank(ctx.bank_file)
+    except FormatError as e:
+        return [Problem(bank_file, None, f, m) for f, m in e.problems]
+    if ctx.spec is None:
+        return []
+    if bp is None:
+        return [Problem(yaml_file, None, "blueprint",
+                        f"有题库 {BANK_FILE} 的课程需要组卷规则 blueprint（每份试卷抽哪些题型、各几道、每道几分）")]
+    out = [Problem(yaml_file, None, f, m) for f, m in check_blueprint(ctx.bank, bp, ctx.spec.points)]
+    if bp.count < 10:
+        out.append(Problem(yaml_file, None, "blueprint.sections", f"结业测试至少需要 10 道题，组卷规则只抽 {bp.count} 道"))
+    if ctx.spec.assessment.manual:
+        out.append(Problem(yaml_file, None, "assessment.manual", "题库中没有人工评阅的题目，manual 应为 false"))
+    if not out:
+        name = ctx.spec.assessment.file
+        ctx.generated[name] = parse_notebook(slot_notebook(ctx.spec), ctx.rel(name))
     return out
 
 
@@ -416,7 +473,17 @@ def check_execute(ctx: CourseContext) -> list[Problem]:
     if run.exists():
         shutil.rmtree(run)
     shutil.copytree(ctx.module_dir, run)
-    for name in sorted(ctx.notebooks):
+    for name, info in ctx.generated.items():
+        # a sample paper beside the notebook, as the grading service puts the learner's
+        nbformat.write(info.nb, run / name)
+        try:
+            paper = draw(ctx.bank, ctx.spec.blueprint, 0)
+        except BlueprintError as e:
+            out.append(Problem(info.name, None, "blueprint", str(e)))
+            continue
+        (run / f"{Path(name).stem}.paper.json").write_text(
+            json.dumps({"token": "validate", "questions": paper}, ensure_ascii=False), encoding="utf-8")
+    for name in sorted({**ctx.notebooks, **ctx.generated}):
         nb = nbformat.read(run / name, as_version=4)
         client = NotebookClient(nb, timeout=EXEC_TIMEOUT, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(run)}})
@@ -441,13 +508,49 @@ def check_nbgrader(ctx: CourseContext) -> list[Problem]:
     if root.exists():
         shutil.rmtree(root)
     shutil.copytree(ctx.module_dir, root / "source" / ASSIGNMENT)
+    for name, info in ctx.generated.items():
+        nbformat.write(info.nb, root / "source" / ASSIGNMENT / name)
     api = nbgrader_api(root, course_id, f"sqlite:///{root / 'gradebook.sqlite'}", root / "exchange")
     res = api.generate_assignment(ASSIGNMENT, force=True, create=True)
     if not res.get("success"):
         tail = (res.get("error") or res.get("log") or "").strip().splitlines()[-3:]
         return [Problem(f"{ctx.path.name}/source/{ASSIGNMENT}", None, "nbgrader",
                         "nbgrader 无法生成学员版本：" + " / ".join(tail))]
-    return release_leaks(ctx, root / "release" / ASSIGNMENT)
+    return release_leaks(ctx, root / "release" / ASSIGNMENT) + bank_leaks(ctx, root / "release" / ASSIGNMENT)
+
+
+def bank_secrets(bank: Bank) -> list[tuple[str, str, str]]:
+    """(question id, field, text) of every bank text no learner file may hold: stems, scenarios,
+    explanations (long enough to be unmistakable; options are often words any page uses)."""
+    out = []
+    for q in bank.questions:
+        for k in ("stem", "scenario", "explanation"):
+            v = q.get(k)
+            if isinstance(v, str) and len(v.strip()) >= 6:
+                out.append((q["id"], k, v.strip()))
+        for s in q.get("questions") or []:
+            for k in ("stem", "explanation"):
+                v = s.get(k)
+                if isinstance(v, str) and len(v.strip()) >= 6:
+                    out.append((q["id"], f"questions.{s['id']}.{k}", v.strip()))
+    return out
+
+
+def bank_leaks(ctx: CourseContext, release_dir: Path) -> list[Problem]:
+    """Bank text or grading code in any file of the learner version ``release_dir``."""
+    if ctx.bank is None:
+        return []
+    out: list[Problem] = []
+    secrets = bank_secrets(ctx.bank)
+    for f in sorted(p for p in release_dir.rglob("*") if p.is_file()):
+        text = f.read_text(encoding="utf-8", errors="replace")
+        rel = f"{ctx.path.name}/release/{f.relative_to(release_dir)}"
+        if HIDDEN_BEGIN in text or "grade_slot" in text:
+            out.append(Problem(rel, None, "release", "学员版本中仍有评分代码"))
+        for qid, k, v in secrets:
+            if v in text:
+                out.append(Problem(rel, None, f"{qid}.{k}", "学员版本中出现了题库内容（泄露）"))
+    return out
 
 
 def release_leaks(ctx: CourseContext, release_dir: Path) -> list[Problem]:
@@ -490,7 +593,7 @@ def _workdir(ctx: CourseContext) -> Path:
     return ctx.workdir
 
 
-STATIC_CHECKS: list[Check] = [check_yaml, check_layout, check_questions, check_points]
+STATIC_CHECKS: list[Check] = [check_yaml, check_bank, check_layout, check_questions, check_points]
 SLOW_CHECKS: list[Check] = [check_nbgrader, check_execute]
 CHECKS: list[Check] = STATIC_CHECKS + SLOW_CHECKS
 
@@ -573,5 +676,6 @@ def course_context(path: str | Path) -> CourseContext:
     """A course folder read (course.yaml and notebooks) for callers that run checks themselves."""
     ctx = CourseContext(path=Path(path).resolve())
     check_yaml(ctx)
+    check_bank(ctx)
     check_layout(ctx)
     return ctx
