@@ -7,7 +7,11 @@ always comes from the hub's answer about that token, never from the request body
 learner can record and read only their own events and results.
 
     POST {prefix}api/events        {client_id, kind, course_id, lesson, item, correct, payload}
-    GET  {prefix}api/results?course=..&assignment=..   this learner's graded attempts
+    GET  {prefix}api/results?course=..&assignment=..   this learner's graded attempts, details cut
+                                   to what the reveal rule allows now (grading.records.exams)
+    GET  {prefix}api/paper?course=..&assignment=..     this learner's drawn paper of the next
+                                   attempt (public form: no key, no 解析), or 403 with the reason
+    GET  {prefix}api/wrongbook     this learner's wrong answers across courses (错题本)
     GET  {prefix}api/me/learning   grading.records.learner_home.my_learning(url, username), if present
 
 Anything a learner's kernel can reach is an attacker's tool: a request body is kept only up to
@@ -24,6 +28,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 from urllib.parse import urlparse
 
@@ -34,7 +39,7 @@ from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
 
 from grading.records import events as records
-from grading.records import learner_home, migrate
+from grading.records import exams, learner_home, migrate, papers
 from grading.host.datadir import DataDir
 from grading.host.perms import private_umask
 
@@ -133,15 +138,121 @@ class EventsHandler(BaseHandler):
         self.send({"id": rec.id, "created": rec.created}, 201 if rec.created else 200)
 
 
+COURSE_RE = re.compile(r"[a-z0-9_]{1,64}")
+
+
+def _course_args(handler: BaseHandler) -> tuple[str, str]:
+    course = handler.get_argument("course", "")
+    assignment = handler.get_argument("assignment", learner_home.ASSIGNMENT)
+    if not course:
+        raise web.HTTPError(400, "缺少参数 course")
+    # the course id names a directory under the data dir: nothing but an id gets near a path
+    if not COURSE_RE.fullmatch(course) or not COURSE_RE.fullmatch(assignment):
+        raise web.HTTPError(400, "参数 course 或 assignment 格式无效")
+    return course, assignment
+
+
 class ResultsHandler(BaseHandler):
     async def get(self) -> None:
         username = self.learner()
-        course = self.get_argument("course", "")
-        assignment = self.get_argument("assignment", learner_home.ASSIGNMENT)
-        if not course:
-            raise web.HTTPError(400, "缺少参数 course")
-        rows = await asyncio.to_thread(records.results_for, self.db_url, username, course, assignment)
-        self.send({"course": course, "assignment": assignment, "results": rows})
+        course, assignment = _course_args(self)
+        # Result.details holds the full items (keys, 解析); only the view the reveal rule
+        # allows at this moment leaves the server
+        view = await asyncio.to_thread(exams.results_view, self.db_url, username, course, assignment)
+        self.send({"course": course, "assignment": assignment, "results": view["results"],
+                   "reveal": view["reveal"], "attempts": view["attempts"]})
+
+
+class PaperError(Exception):
+    def __init__(self, status: int, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.reason = status, message, reason
+
+
+def draw_paper(db_url: str, datadir: DataDir, username: str, course: str, assignment: str) -> dict:
+    """The learner's paper for their next attempt (drawn once, then the stored one)."""
+    from grading.content import bank as banks
+    from grading.content.courses import FormatError, load_course
+    from grading.records.db import session_scope
+    from grading.records.models import Course, Learner
+
+    root = datadir.course_root(course)
+    bank_file = root / banks.BANK_FILE
+    if not bank_file.is_file():
+        raise PaperError(404, "本课程的测试不是随机组卷，没有个人试卷。")
+    with session_scope(db_url) as s:
+        learner = s.query(Learner).filter_by(username=username).one_or_none()
+        if learner is None or not learner.active:
+            raise PaperError(403, "名册中没有您的学习档案，请联系管理员。", "not_enrolled")
+        st = exams.attempt_state(s, username, course, assignment)
+        if not st.may_draw:
+            raise PaperError(403, st.reason_zh, st.reason)
+        attempt = st.used + 1
+        c = s.get(Course, course)
+        title = c.title if c is not None else course
+        digest: list[str] = []
+
+        def draw() -> list[dict]:
+            try:
+                bank = banks.load_bank(bank_file)
+                spec = load_course(root / "course.yaml")
+            except (FormatError, OSError) as e:
+                log.error("paper of %s/%s: the published bank or course.yaml is unreadable: %s",
+                          course, username, e)
+                raise PaperError(500, "题库暂时无法读取，请联系讲师或管理员。") from None
+            if spec.blueprint is None:
+                raise PaperError(404, "本课程没有组卷规则，无法生成个人试卷。")
+            seed = banks.paper_seed(datadir.paper_secret_bytes(), course, assignment, username, attempt)
+            try:
+                qs = banks.draw(bank, spec.blueprint, seed)
+            except banks.BlueprintError as e:
+                log.error("paper of %s/%s: %s", course, username, e)
+                raise PaperError(500, f"无法按组卷规则生成试卷：{e}") from None
+            digest.append(bank.digest)
+            return qs
+
+        paper = papers.get_or_draw(s, learner, course, assignment, attempt, draw,
+                                   bank_digest=lambda: digest[0] if digest else "")
+        return {
+            "token": paper.token,
+            "attempt": attempt,
+            "used": st.used,
+            "max": st.max,
+            "counts": st.rules["counts"],
+            "closes": st.closes.isoformat() if st.closes else None,
+            "next_at": st.next_at.isoformat() if st.next_at else None,
+            "title": title,
+            "show": st.rules["show"],
+            "key": st.rules["key"],
+            "questions": [exams.public_question(q) for q in paper.questions or []],
+        }
+
+
+class PaperHandler(BaseHandler):
+    def initialize(self, db_url: str, datadir: DataDir) -> None:
+        super().initialize(db_url)
+        self.datadir = datadir
+
+    async def get(self) -> None:
+        username = self.learner()
+        course, assignment = _course_args(self)
+        try:
+            data = await asyncio.to_thread(draw_paper, self.db_url, self.datadir, username,
+                                           course, assignment)
+        except PaperError as e:
+            body = {"error": e.message}
+            if e.reason:
+                body["reason"] = e.reason
+            self.send(body, e.status)
+            return
+        self.send(data)
+
+
+class WrongBookHandler(BaseHandler):
+    async def get(self) -> None:
+        username = self.learner()
+        items = await asyncio.to_thread(exams.wrongbook, self.db_url, username)
+        self.send({"items": items})
 
 
 class MyLearningHandler(BaseHandler):
@@ -198,6 +309,8 @@ class RecordsService(Configurable):
         return web.Application([
             (p + "api/events", EventsHandler, args),
             (p + "api/results", ResultsHandler, args),
+            (p + "api/paper", PaperHandler, {**args, "datadir": DataDir.from_env()}),
+            (p + "api/wrongbook", WrongBookHandler, args),
             (p + "api/me/learning", MyLearningHandler, args),
             (p + r"?", HealthHandler),
         ], default_handler_class=NotFoundHandler)

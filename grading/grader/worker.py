@@ -3,8 +3,8 @@
 One job goes through small steps, each idempotent so a crash anywhere is repaired by running
 the job again (nbgrader-converter style: a list of steps, new behaviour is a new step):
 
-  locate -> check_size -> collect -> check_notebooks -> rebuild_input -> autograde
-  -> read_scores -> withhold -> feedback
+  locate -> check_attempt -> check_size -> collect -> check_notebooks -> rebuild_input
+  -> autograde -> read_scores -> withhold -> feedback
   -> (the service writes the Result in the same transaction that marks the job done)
 
 A step may end the pipeline with an outcome (``too_large``, ``bad_notebook``, ...) and a
@@ -15,8 +15,15 @@ released cells plus the learner's answers file (JSON, schema- and size-checked; 
 :mod:`grading.grader.rebuild`), so nothing a learner wrote is executed. The kernel that runs
 them is sandboxed (:mod:`grading.host.sandbox`: grader user, empty environment, rlimits, no
 network); nbgrader's Autograde, the gradebook and the records stay in this process, the kernel
-only executes. ``withhold`` keeps keys and explanations out of the Result details and the
-released feedback until the learner has passed.
+only executes. ``check_attempt`` refuses a submission the exam rules do not allow (attempts
+used up, cool-down, outside the exam window; :mod:`grading.records.exams`), ``withhold`` keeps
+keys and explanations out of the released feedback until the reveal rule allows them (the
+Result keeps the full items; every read path cuts them to the level in force).
+
+Drawn papers: for a course with a question bank the learner's answers file names the paper
+(``"__paper__": token``); the grader takes that paper's questions (keys included) from the
+records DB and puts them beside the answers as ``<notebook>.paper.json`` in the kernel's job
+dir, where ``xf.grade_slot`` scores each slot. The learner's files never carry a key.
 
 Speed: nbgrader is imported once per worker, collect/autograde/feedback run in-process through
 nbgrader's converters and exchange classes, and each worker keeps one warm sandboxed kernel
@@ -48,6 +55,9 @@ log = logging.getLogger("grading.worker")
 
 ITEM_MIME = "application/vnd.xuefa.item+json"
 TIMEOUT_ENAME = "CellTimeoutError"
+PAPER_SUFFIX = ".paper.json"  # what xf.Paper / xf.grade_slot read in the grading kernel's cwd
+PAPER_KEY = "__paper__"  # the answers file's entry naming the drawn paper
+BANK_FILE = "bank.yaml"  # grading.content.bank.BANK_FILE, published into the course root
 
 
 @dataclass
@@ -126,13 +136,14 @@ class KernelPool:
 
     def job_dir(self, km, answers_from: str | os.PathLike | None) -> Path:
         """A private dir for one job inside the kernel's own dir, holding only the sanitised
-        answers files the grader wrote (never a file of the learner's)."""
+        answers files and the drawn papers the grader wrote (never a file of the learner's)."""
         d = self.sandbox.private_dir(km.home, prefix="job-")
         if answers_from:
-            for f in Path(answers_from).glob("*.answers.json"):
-                if f.is_file() and not f.is_symlink():
-                    shutil.copyfile(f, d / f.name, follow_symlinks=False)
-                    self.sandbox.give(d / f.name)
+            for pattern in ("*.answers.json", "*" + PAPER_SUFFIX):
+                for f in Path(answers_from).glob(pattern):
+                    if f.is_file() and not f.is_symlink():
+                        shutil.copyfile(f, d / f.name, follow_symlinks=False)
+                        self.sandbox.give(d / f.name)
         return d
 
     def release(self, km, healthy: bool) -> None:
@@ -247,6 +258,7 @@ class Context:
     graded: Graded = field(default_factory=Graded)
     input_dir: Path | None = None  # the rebuilt notebooks + sanitised answers nbgrader grades
     reveal: bool = False  # may the learner see keys and explanations (feedback, details)?
+    level: str = "wrong"  # reveal level after this attempt: score | wrong | key
 
 
 def _human(n: int) -> str:
@@ -284,6 +296,18 @@ def locate(ctx: Context) -> None:
     except intake.Rejected as exc:
         intake.quarantine(ctx.datadir, ctx.course_id, name, exc.reason)
         raise Stop(intake.OUTCOME, exc.message) from None
+
+
+def check_attempt(ctx: Context) -> None:
+    """The exam rules, from the records DB: a submission beyond the allowed attempts, in the
+    cool-down or outside the exam window is not graded; its Result says why (``refused``,
+    score 0, not counted as an attempt)."""
+    from grading.records.exams import submission_refusal
+
+    why = submission_refusal(ctx.datadir.records_db_url, ctx.username, ctx.course_id,
+                             ctx.assignment, ctx.submitted_at)
+    if why:
+        raise Stop("refused", why)
 
 
 def check_size(ctx: Context) -> None:
@@ -391,6 +415,7 @@ def rebuild_input(ctx: Context) -> None:
     course_nbs = sorted(p for p in release.glob("*.ipynb") if p.is_file())
     if not course_nbs:
         raise Stop("error", "课程尚未发布该作业，无法评分。")
+    banked = (root / BANK_FILE).is_file()
     ctx.input_dir = Path(tempfile.mkdtemp(prefix="xuefa-input-"))
     dest = ctx.input_dir / ctx.username / ctx.assignment
     dest.mkdir(parents=True)
@@ -398,7 +423,10 @@ def rebuild_input(ctx: Context) -> None:
     for course_nb in course_nbs:
         theirs = sub / course_nb.name
         raw = _read_regular(sub / (course_nb.stem + SUFFIX), MAX_ANSWERS_BYTES)
-        schema = question_schema(course_nb, root / "source" / ctx.assignment / course_nb.name)
+        if banked and _is_paper_notebook(course_nb):
+            schema = _paper_schema(ctx, course_nb, raw, dest)
+        else:
+            schema = question_schema(course_nb, root / "source" / ctx.assignment / course_nb.name)
         r = rebuild(course_nb, theirs if theirs.is_file() and not theirs.is_symlink() else None,
                     raw, schema)
         nbformat.write(r.notebook, str(dest / course_nb.name))
@@ -417,6 +445,41 @@ def rebuild_input(ctx: Context) -> None:
     for n in notes:
         if n not in ctx.graded.notes:
             ctx.graded.notes.append(n)
+
+
+def _is_paper_notebook(course_nb: Path) -> bool:
+    """The notebook generated from the blueprint (its questions come from a drawn paper)."""
+    try:
+        text = course_nb.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "xf.Paper(" in text or "xf.grade_slot(" in text
+
+
+def _paper_schema(ctx: Context, course_nb: Path, raw: bytes | None, dest: Path) -> dict:
+    """The answers schema of the learner's drawn paper, whose questions (keys included) go
+    beside the answers as ``<stem>.paper.json``. A missing, foreign or used-up paper ends the
+    job as ``refused``."""
+    from grading.grader.rebuild import _spec
+    from grading.records.exams import paper_check
+
+    token = None
+    if raw is not None:
+        try:
+            data = json.loads(raw.decode("utf-8-sig"))
+            token = data.get(PAPER_KEY) if isinstance(data, dict) else None
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            token = None
+    questions, why = paper_check(ctx.datadir.records_db_url, ctx.username, ctx.course_id,
+                                 ctx.assignment, token if isinstance(token, str) else None)
+    if questions is None:
+        raise Stop("refused", why)
+    (dest / (course_nb.stem + PAPER_SUFFIX)).write_text(
+        json.dumps({"token": token, "questions": questions}, ensure_ascii=False), encoding="utf-8")
+    schema = {str(q["id"]): _spec(str(q.get("type")), q)
+              for q in questions if isinstance(q, dict) and "id" in q}
+    schema[PAPER_KEY] = {"type": None}  # the token itself stays in the answers (short text)
+    return schema
 
 
 def autograde(ctx: Context) -> None:
@@ -495,23 +558,28 @@ def read_scores(ctx: Context) -> None:
 # --- keys withheld until the learner may see them ---------------------------------------------------
 
 WITHHELD = ("key", "explanation")
-WITHHELD_NOTE = "正确答案和解析在本课程测试合格后显示。"
-WITHHELD_SOURCE = "# 正确答案和解析在本课程测试合格后显示。"
+WITHHELD_NOTE = "正确答案和解析在本课程测试合格、用完考试次数或学习活动结束后显示。"
+NEVER_NOTE = "本测试不公布正确答案和解析。"
+SCORE_NOTE = "本测试每次提交后只显示得分。"
+WITHHELD_SOURCE = "# 正确答案和解析暂不显示。"
 
 
 def may_reveal(datadir: DataDir, course_id: str, assignment: str, username: str,
                passed_now: bool) -> bool:
-    """Default policy until the exams issue sets one per assessment: keys and explanations
-    once the learner has passed (this attempt or an earlier one)."""
-    if passed_now:
-        return True
-    from grading.records.results import attempts
+    """Whether the reveal level is ``key`` now for an attempt already recorded (manual grading
+    finalises essays after the Result exists)."""
+    from datetime import datetime, timezone
+
+    from grading.records.exams import grading_level
 
     try:
-        return any(r.passed for r in attempts(datadir.records_db_url, username, course_id, assignment))
+        level, _ = grading_level(datadir.records_db_url, username, course_id, assignment,
+                                 datetime.now(timezone.utc), False, passed_now)
     except Exception:
-        log.warning("could not read earlier attempts of %s; keys withheld", username, exc_info=True)
+        log.warning("could not read the exam rules of %s/%s; keys withheld", course_id, username,
+                    exc_info=True)
         return False
+    return level == "key"
 
 
 def withhold_items(items: list[dict]) -> list[dict]:
@@ -520,7 +588,11 @@ def withhold_items(items: list[dict]) -> list[dict]:
 
 
 def withhold(ctx: Context) -> None:
+    """What the learner may see of this attempt (:func:`grading.records.exams.reveal_level`
+    with this attempt counted): the level decides the feedback HTML made next; the Result keeps
+    the full items, cut to the level in force whenever it is read for the learner."""
     from grading.records.db import session_scope
+    from grading.records.exams import COUNTED, grading_level
     from grading.records.results import is_passed, pass_mark
 
     g = ctx.graded
@@ -529,34 +601,65 @@ def withhold(ctx: Context) -> None:
         with session_scope(ctx.datadir.records_db_url) as s:
             mark = pass_mark(s, ctx.course_id)
         passed = is_passed(g.score, g.max_score, mark)
-    ctx.reveal = may_reveal(ctx.datadir, ctx.course_id, ctx.assignment, ctx.username, passed)
+    try:
+        ctx.level, st = grading_level(ctx.datadir.records_db_url, ctx.username, ctx.course_id,
+                                      ctx.assignment, ctx.submitted_at, g.outcome in COUNTED, passed)
+    except Exception:
+        log.warning("could not read the exam rules of %s/%s; keys withheld", ctx.course_id,
+                    ctx.username, exc_info=True)
+        ctx.level, st = "score", None
+    ctx.reveal = ctx.level == "key"
+    if st is not None:
+        g.notes.append(f"本测试最多计分提交 {st.max} 次，您已提交 {min(st.used, st.max)} 次。")
     if not ctx.reveal:
-        g.details = withhold_items(g.details)
-        g.notes.append(WITHHELD_NOTE)
+        if st is not None and st.rules.get("key") == "never":
+            g.notes.append(NEVER_NOTE)
+        else:
+            g.notes.append(WITHHELD_NOTE)
+        if ctx.level == "score":
+            g.notes.append(SCORE_NOTE)
 
 
-def withhold_keys_preprocessor():
+def withhold_keys_preprocessor(level: str = "wrong"):
     """For nbgrader's feedback of an attempt that may not see the keys: the hidden tests' source
-    (keys, explanations) and any key in their outputs are taken out before the HTML is made."""
+    (keys, explanations) and any key in their outputs are taken out before the HTML is made;
+    at level ``score`` the graded cells' outputs go entirely (not even which were wrong). The
+    notebook's saved widget state goes too: in the grading kernel the widgets were built from
+    the drawn paper, keys included."""
     from nbconvert.preprocessors import Preprocessor
     from traitlets import Bool
 
     class WithholdKeys(Preprocessor):
         enabled = Bool(True)  # nbconvert's default is off; nbgrader registers classes as they are
 
+        def preprocess(self, nb, resources):
+            nb.metadata.pop("widgets", None)
+            return super().preprocess(nb, resources)
+
         def preprocess_cell(self, cell, resources, index):
             meta = cell.get("metadata", {}).get("nbgrader", {})
-            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            if cell.cell_type != "code":
+                return cell, resources
+            if meta.get("grade") and not meta.get("solution"):
                 cell.source = WITHHELD_SOURCE
                 outputs = []
-                for o in cell.get("outputs", []):
+                for o in cell.get("outputs", []) if level != "score" else []:
                     if o.get("output_type") == "error":
                         o["traceback"] = []  # a traceback quotes the test's source
                     data = o.get("data")
-                    if isinstance(data, dict) and isinstance(data.get(ITEM_MIME), dict):
-                        data[ITEM_MIME] = withhold_items([data[ITEM_MIME]])[0]
+                    if isinstance(data, dict):
+                        if isinstance(data.get(ITEM_MIME), dict):
+                            data[ITEM_MIME] = withhold_items([data[ITEM_MIME]])[0]
+                            # the other forms of the same output may spell the key out
+                            for k in list(data):
+                                if k not in (ITEM_MIME, "text/plain"):
+                                    del data[k]
                     outputs.append(o)
                 cell.outputs = outputs
+            else:
+                # a widget view (the paper itself) has no state left to show; drop it
+                cell.outputs = [o for o in cell.get("outputs", [])
+                                if "application/vnd.jupyter.widget-view+json" not in (o.get("data") or {})]
             return cell, resources
 
     return WithholdKeys
@@ -609,14 +712,14 @@ def feedback(ctx: Context) -> None:
     conv.exporter_class = cached_html_exporter()
     conv.force = True
     if not ctx.reveal:
-        conv.preprocessors = list(conv.preprocessors) + [withhold_keys_preprocessor()]
+        conv.preprocessors = list(conv.preprocessors) + [withhold_keys_preprocessor(ctx.level)]
     conv.start()
     rel = ExchangeReleaseFeedback(coursedir=coursedir, config=ctx.config)
     rel.start()
 
 
-STEPS = [locate, check_size, collect, check_notebooks, rebuild_input, autograde, read_scores,
-         withhold, feedback]
+STEPS = [locate, check_attempt, check_size, collect, check_notebooks, rebuild_input, autograde,
+         read_scores, withhold, feedback]
 
 
 def run(ctx: Context) -> Graded:

@@ -4,8 +4,9 @@ Everything a platform keeps lives under one directory, so several platforms can 
 side by side and a backup is one tree::
 
     DATA/
-      hub/            jupyterhub.sqlite, cookie secret, this run's CLI token (api_token)
-                      and the hub API URL the CLI uses (hub_url), mode 0700
+      hub/            jupyterhub.sqlite, cookie secret, this run's CLI token (api_token),
+                      the hub API URL the CLI uses (hub_url) and the secret exam papers
+                      are drawn with (paper_secret), mode 0700
       jupyterhub_config.d/  the operator's own hub settings (*.py, loaded by ``xuefa up``
                       after the packaged config), mode 0700
       records.sqlite  learning records (units, learners, events, results)
@@ -73,6 +74,38 @@ class DataDir:
         return self.hub / "hub_url"
 
     @property
+    def paper_secret(self) -> Path:
+        """32 random bytes keying the per-learner paper draw (``bank.paper_seed``): without it
+        nobody can work out which questions another learner's paper holds."""
+        return self.hub / "paper_secret"
+
+    def paper_secret_bytes(self) -> bytes:
+        """The paper secret, made on first use (0600, root's) if ``ensure`` has not made it."""
+        try:
+            data = self.paper_secret.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        if len(data) < 32:
+            self._make_paper_secret()
+            data = self.paper_secret.read_bytes()
+        return data
+
+    def _make_paper_secret(self) -> None:
+        self.hub.mkdir(parents=True, exist_ok=True)
+        tmp = self.hub / f".paper_secret.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, os.urandom(32))
+        finally:
+            os.close(fd)
+        try:  # two processes at once: the first one's secret stays
+            os.link(tmp, self.paper_secret)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+
+    @property
     def hub_pid_file(self) -> Path:
         return self.run / "jupyterhub.pid"
 
@@ -131,6 +164,8 @@ class DataDir:
         for d in (self.root, self.hub, self.courses, self.homes, self.logs, self.run):
             d.mkdir(parents=True, exist_ok=True)
         self.hub.chmod(0o700)
+        if not self.paper_secret.exists():
+            self._make_paper_secret()
         # root runs these files inside the hub: nobody else may write (or read: SSO secrets)
         self.config_d.mkdir(parents=True, exist_ok=True)
         self.config_d.chmod(0o700)

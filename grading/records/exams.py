@@ -103,8 +103,9 @@ def parse_time(v) -> datetime | None:
 def course_campaign(s: Session, course_id: str, today: date) -> Campaign | None:
     """The campaign that lists the course and runs today, else the next one, else the one that
     ended last (the same choice 我的学习 makes among all campaigns)."""
-    camps = list(s.scalars(select(Campaign).join(CampaignCourse, CampaignCourse.campaign_id == Campaign.id)
-                           .where(CampaignCourse.course_id == course_id).distinct()))
+    # (no DISTINCT over the row: PostgreSQL has no equality for a JSON column)
+    listed = select(CampaignCourse.campaign_id).where(CampaignCourse.course_id == course_id)
+    camps = list(s.scalars(select(Campaign).where(Campaign.id.in_(listed))))
     running = [c for c in camps if c.start <= today <= c.end]
     if running:
         return max(running, key=lambda c: (c.start, c.id))
@@ -277,3 +278,128 @@ def home_info(s: Session, username: str, course_id: str, assignment: str = ASSIG
 def rules_for(url: str, course_id: str, assignment: str = ASSIGNMENT) -> dict:
     with session_scope(url) as s:
         return resolve(s, course_id, assignment)
+
+
+# --- what leaves the server -------------------------------------------------------------------
+
+PRIVATE_FIELDS = ("key", "explanation", "partial")
+
+
+def public_question(q: dict) -> dict:
+    """A question without key, explanation or partial-credit rule (also in case sub-questions);
+    the same as ``grading.content.bank.public`` (records imports nothing from content)."""
+    out = {k: v for k, v in q.items() if k not in PRIVATE_FIELDS}
+    if isinstance(out.get("questions"), list):
+        out["questions"] = [public_question(sq) if isinstance(sq, dict) else sq for sq in out["questions"]]
+    return out
+
+
+def results_view(url: str, username: str, course_id: str, assignment: str = ASSIGNMENT,
+                 now: datetime | None = None) -> dict:
+    """The learner's attempts as the records service returns them: details cut to the reveal
+    level in force now, plus where they stand with the attempt rules."""
+    from grading.records.events import results_for
+
+    rows = results_for(url, username, course_id, assignment)
+    with session_scope(url) as s:
+        st = attempt_state(s, username, course_id, assignment, now)
+    level = level_for(st)
+    for r in rows:
+        r["details"] = result_view(r.get("details"), level)
+        r["reveal"] = level
+    return {"results": rows, "reveal": level, "attempts": st.as_json() | {"rules": None}}
+
+
+def wrongbook(url: str, username: str, now: datetime | None = None) -> list[dict]:
+    """``username``'s wrong answers across courses, latest first, one per (course, question):
+    the full question (key and 解析) where the course's reveal level is ``key``, else the
+    public form."""
+    from grading.records.models import Course, ItemResult, Paper
+
+    with session_scope(url) as s:
+        learner = s.scalar(select(Learner).filter_by(username=username))
+        if learner is None:
+            return []
+        rows = s.execute(
+            select(ItemResult, Result)
+            .join(Result, Result.id == ItemResult.result_id)
+            .where(Result.learner_id == learner.id, ItemResult.correct.is_(False),
+                   Result.outcome.in_(COUNTED))
+            .order_by(Result.submitted_at.desc(), Result.id.desc(), ItemResult.id)).all()
+        levels: dict[tuple[str, str], str] = {}
+        snapshots: dict[str, dict[str, dict]] = {}  # course -> qid -> question (latest paper wins)
+        titles: dict[str, str] = {}
+        seen, out = set(), []
+        for item, result in rows:
+            cid, qid = item.course_id, item.question_id
+            if (cid, qid) in seen:
+                continue
+            seen.add((cid, qid))
+            lk = (cid, result.assignment)
+            if lk not in levels:
+                levels[lk] = reveal_level(s, username, cid, result.assignment, now)
+            if cid not in snapshots:
+                snapshots[cid] = {}
+                for p in s.scalars(select(Paper).filter_by(learner_id=learner.id, course_id=cid)
+                                   .order_by(Paper.attempt)):
+                    for q in p.questions or []:
+                        if isinstance(q, dict) and "id" in q:
+                            snapshots[cid][str(q["id"])] = q
+                c = s.get(Course, cid)
+                titles[cid] = c.title if c is not None else cid
+            q = snapshots[cid].get(qid)
+            if q is None:  # a fixed paper (no bank): the graded item is all there is
+                q = next((d for d in result.details or [] if isinstance(d, dict)
+                          and str(d.get("id")) == qid), {"id": qid})
+                q = {k: v for k, v in q.items() if k not in ("answer", "points", "correct", "notebook")}
+            revealed = levels[lk] == "key"
+            out.append({"course_id": cid, "course_title": titles[cid],
+                        "question": dict(q) if revealed else public_question(q),
+                        "answer": item.answer, "revealed": revealed})
+        return out
+
+
+def submission_refusal(url: str, username: str, course_id: str, assignment: str,
+                       submitted_at: datetime) -> str | None:
+    """:func:`refusal` for a queued submission. The time in an inbound folder's name is the
+    learner's to choose, so the later of it and the moment the grading service queued the job
+    is what the window and the cool-down are checked against."""
+    from grading.records.models import GradingJob
+
+    with session_scope(url) as s:
+        queued = s.scalar(select(GradingJob.created_at).filter_by(
+            course_id=course_id, assignment=assignment, username=username, submitted_at=submitted_at))
+        when = _aware(submitted_at)
+        if queued is not None:
+            when = max(when, _aware(queued))
+        return refusal(s, username, course_id, assignment, when)
+
+
+def paper_check(url: str, username: str, course_id: str, assignment: str, token) -> tuple[list | None, str | None]:
+    """(the paper's full questions, None) for a submission carrying ``token``, else (None,
+    zh-CN reason): unknown or another learner's token, or a paper whose attempt was already
+    used by a counted submission."""
+    from grading.records.papers import by_token
+
+    with session_scope(url) as s:
+        paper = by_token(s, token, username=username, course_id=course_id) if token else None
+        if paper is None or paper.assignment != assignment:
+            return None, "试卷已失效或不是您本人的试卷，本次提交未计分。请重新打开测试，按新抽取的试卷作答后提交。"
+        learner = s.scalar(select(Learner).filter_by(username=username))
+        used = len(counted_results(s, learner.id, course_id, assignment))
+        if paper.attempt <= used:
+            return None, "试卷已失效（这份试卷已经提交并计分过），本次提交未计分。请重新打开测试，按新抽取的试卷作答后提交。"
+        return list(paper.questions or []), None
+
+
+def grading_level(url: str, username: str, course_id: str, assignment: str, now: datetime,
+                  counted: bool, passed_now: bool) -> tuple[str, AttemptState]:
+    """The reveal level right after this attempt is recorded (it counts as used when
+    ``counted``; a pass now reveals under key: after)."""
+    with session_scope(url) as s:
+        st = attempt_state(s, username, course_id, assignment, now)
+    if counted:
+        st.used += 1
+        st.exhausted = st.used >= st.max
+    st.passed = st.passed or passed_now
+    return level_for(st), st

@@ -19,6 +19,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import func, select
 
+from grading.records import exams
 from grading.records.db import session_scope
 from grading.records.models import (
     AUDIENCE_LABELS,
@@ -60,6 +61,8 @@ def _days_left(camp: Campaign, today: date) -> int:
 
 def my_learning(url: str, username: str, today: date | None = None) -> dict:
     """The 我的学习 data of ``username`` (JSON-ready)."""
+    # the exam rules are judged at the moment asked, or at the end of the day asked about
+    now = None if today is None else datetime.combine(today, time(23, 59, 59), tzinfo=exams.LOCAL_TZ)
     today = today or date.today()
     with session_scope(url) as s:
         learner = s.scalars(select(Learner).where(Learner.username == username)).first()
@@ -117,6 +120,8 @@ def my_learning(url: str, username: str, today: date | None = None) -> dict:
         for cid, required, course in plan:
             m = _module(course, bool(required), results[cid], events.get(cid, 0), cid in pending,
                         camp.pass_mark)
+            # 考试规则: "已提交 1/3 次", the next possible try, the exam's deadline, what is shown
+            m.update(exams.home_info(s, username, cid, ASSIGNMENT, now))
             modules.append(m)
         modules.sort(key=lambda m: (not m["required"], m["order"], m["course_id"]))
         out["modules"] = modules
@@ -135,6 +140,8 @@ def _module(course: Course, required: bool, results: list[Result], n_events: int
     def percent(r: Result) -> float:
         return 100.0 * r.score / r.max_score if r.max_score else 0.0
 
+    # a submission the exam rules refused was never graded: it changes no status
+    results = [r for r in results if r.outcome != "refused"]
     graded = [r for r in results if r.outcome != "needs_manual"]
     best = max(graded, key=percent, default=None)
     passed = best is not None and percent(best) >= pass_mark

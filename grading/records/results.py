@@ -90,9 +90,20 @@ def add_result(s: Session, job: GradingJob, g: Graded) -> bool:
             course_id=job.course_id, question_id=str(d.get("id"))[:64],
             legal_basis=(d.get("legal_basis") or None) and str(d["legal_basis"])[:255],
             points=float(d.get("points") or 0), max_points=float(d.get("max_points") or 0),
-            correct=bool(d.get("correct"))))
+            correct=bool(d.get("correct")), answer=_answer(d.get("answer")),
+            slot=(str(d["slot"])[:16] if d.get("slot") else None)))
     s.add(r)
     return False
+
+
+def _answer(v):
+    """What the learner chose, kept for distractor analysis when it is small JSON data."""
+    import json
+
+    try:
+        return v if len(json.dumps(v, ensure_ascii=False)) <= 2000 else None
+    except (TypeError, ValueError):
+        return None
 
 
 def update_manual(url: str, result_id: int, score: float, max_score: float,
@@ -138,8 +149,10 @@ def attempts(url: str, username: str, course_id: str, assignment: str) -> list[R
 
 
 def effective_result(url: str, username: str, course_id: str, assignment: str) -> Result | None:
-    """The attempt that counts: highest score (ties: latest) or the latest, per assessment."""
-    rows = attempts(url, username, course_id, assignment)
+    """The attempt that counts: highest score (ties: latest) or the latest, per assessment.
+    Submissions refused by the exam rules are not attempts (unless there is nothing else)."""
+    everything = attempts(url, username, course_id, assignment)
+    rows = [r for r in everything if r.outcome != "refused"] or everything
     if not rows:
         return None
     with session_scope(url) as s:
