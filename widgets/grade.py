@@ -1,4 +1,6 @@
-"""``xf.grade``: score one saved answer inside an nbgrader autograder test cell.
+"""``xf.grade`` and ``xf.grade_slot``: score one saved answer inside an nbgrader autograder
+test cell (``grade`` with the key written in the cell, ``grade_slot`` with the key from the
+learner's drawn paper, which the grading service puts beside the answers).
 
 It re-reads ``<notebook>.answers.json`` from disk (what the learner submitted), displays an
 ``application/vnd.xuefa.item+json`` output for the grading service, and returns the points
@@ -75,7 +77,17 @@ def _grade(qid, key, explanation, points, legal_basis, partial) -> dict:
         key = model.normalise_key(q, key)
     elif q.key is not None:
         key = q.key
-    raw = store.get(qid)
+    return score_item(q, store.get(qid), key,
+                      explanation=explanation or q.explanation or "",
+                      legal_basis=legal_basis if legal_basis is not None else q.legal_basis,
+                      problems=problems)
+
+
+def score_item(q: model.Question, raw: Any, key: Any, *, explanation: Any, legal_basis: str,
+               problems: list[str]) -> dict:
+    """The one scoring path of ``xf.grade`` and ``xf.grade_slot``: the item record for the
+    stored answer ``raw`` of ``q`` against ``key`` (already in stored shape)."""
+    problems = list(problems)
     s = model.score(q, raw, key)
     problems += s.problems
     try:
@@ -83,18 +95,88 @@ def _grade(qid, key, explanation, points, legal_basis, partial) -> dict:
     except model.InvalidAnswer:
         shown_answer = raw
     item = {
-        "id": qid,
+        "id": q.id,
         "type": q.type,
         "correct": s.correct,
         "points": s.points,
         "max_points": s.max_points,
-        "legal_basis": legal_basis if legal_basis is not None else q.legal_basis,
-        "explanation": explanation or q.explanation or "",
+        "legal_basis": legal_basis or "",
+        "explanation": explanation,
         "answer": shown_answer,
         "key": key,
     }
     if problems:
         item["problems"] = problems
+    return item
+
+
+def grade_slot(slot: str) -> float:
+    """Score paper slot ``slot`` (``"s01"``) in an autograde kernel: the question and its key
+    come from ``<notebook>.paper.json``, which the grading service puts beside the answers; the
+    answer is the one saved under the question's bank id. Displays the item (with ``slot`` and
+    ``stem``) and returns the points. A kernel without a paper file (the learner's own: the
+    file never reaches learners) scores 0.0 and shows nothing."""
+    item = slot_item(slot)
+    if item is None:
+        return 0.0
+    _display(item)
+    return float(item["points"])
+
+
+def slot_item(slot: str) -> dict | None:
+    """The item ``xf.grade_slot`` displays, or None without a paper file (never raises)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = None
+        try:
+            from widgets import paper
+
+            found = paper.read_paper_file()
+            if found is None:
+                return None
+            data, problems = found
+            q = paper.slot_question(data, slot)
+            if q is None:
+                return _failed(str(slot), None, [f"试卷中没有第 {slot} 题"] + problems, slot=slot)
+            return _grade_paper_question(q, slot, data, problems)
+        except Exception as e:  # noqa: BLE001 - last resort: report, score zero
+            qid = q.get("id") if isinstance(q, dict) else str(slot)
+            return _failed(str(qid), q, [f"评分出错：{type(e).__name__}: {e}"], slot=slot)
+
+
+def _grade_paper_question(qd: dict, slot: str, data: dict, problems: list[str]) -> dict:
+    from widgets import paper
+
+    sess = current()
+    store = sess.reload()
+    problems = problems + list(store.problems)
+    token = store.get(paper.PAPER_KEY)
+    if token is not None and data.get("token") and token != data["token"]:
+        # answers for another paper (a stale tab): its ids may name other questions
+        problems.append("答案文件属于另一份试卷，本题按未作答计")
+        raw = None
+    else:
+        raw = store.get(qd["id"])
+    q = paper.to_question(qd)
+    item = score_item(q, raw, q.key, explanation=paper.explanation_text(qd),
+                      legal_basis=str(qd.get("legal_basis") or ""), problems=problems)
+    item["slot"] = slot
+    item["stem"] = paper.stem_text(qd)
+    return item
+
+
+def _failed(qid: str, qd: dict | None, problems: list[str], slot: str | None = None) -> dict:
+    qd = qd if isinstance(qd, dict) else {}
+    try:
+        maxp = float(qd.get("points") or 0)
+    except (TypeError, ValueError):
+        maxp = 0.0
+    item = {"id": qid, "type": qd.get("type"), "correct": False, "points": 0.0,
+            "max_points": maxp, "legal_basis": str(qd.get("legal_basis") or ""),
+            "explanation": "", "answer": None, "key": None, "problems": problems}
+    if slot is not None:
+        item["slot"] = slot
+        item["stem"] = str(qd.get("stem") or qd.get("scenario") or "")[:200]
     return item
 
 

@@ -4,8 +4,10 @@ Asks the records service (``GET {records}/api/me/learning`` with the learner's o
 ``JUPYTERHUB_API_TOKEN``, see ``grading.records.learner_home.my_learning``) for this month's modules,
 and renders one card per module. 开始学习 fetches the module through nbgrader into
 ``~/<course_id>/module/`` (never over an existing copy: the learner's answers live there) and
-links to its first lesson rendered by Voila. There is no timer and no ranking anywhere
-(国办函〔2026〕12号): only what is required, what is passed, and the hours credited.
+links to its first lesson rendered by Voila. Where the course has exam rules the card also
+says how many of the allowed submissions are used and whether the key may be seen yet; the
+page links to 我的错题本. There is no timer and no ranking anywhere (国办函〔2026〕12号): only
+what is required, what is passed, and the hours credited.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ import ipywidgets as W
 
 from widgets.events import NoRecordsService, records_request
 from widgets.exchange import ASSIGNMENT, exchange_app
+from widgets.paper import local_time
+
+# the pages hub_config.home installs into every learner's home (widgets may not import it)
+HOME_PAGE = "我的学习.ipynb"
+WRONGBOOK_PAGE = "我的错题本.ipynb"
 
 # The module statuses grading.records.learner_home sends (that module is their definition;
 # the kernel may not import grading, so they are spelled once more here, nowhere else).
@@ -116,6 +123,24 @@ def header_html(data: dict) -> str:
             f"合格线 {_num(camp.get('pass_mark', 60))} 分。</div>")
 
 
+def exam_html(m: dict) -> str:
+    """已提交 1/3 次 · 下次可提交 · 考试截止 · whether the key is open (empty without exam rules)."""
+    used, mx = m.get("attempts_used"), m.get("attempts_max")
+    if not isinstance(used, int) or not isinstance(mx, int):
+        return ""
+    parts = [f"已提交 <b>{used}/{mx}</b> 次" + ("（考试机会已用完）" if used >= mx else "")]
+    if m.get("next_at"):
+        parts.append(f"下次可提交：{_e(local_time(m['next_at']))}")
+    if m.get("closes"):
+        parts.append(f"考试截止：{_e(local_time(m['closes']))}")
+    reveal = m.get("reveal")
+    if reveal == "key":
+        parts.append("答案与解析：<b>可查看</b>")
+    elif reveal in ("score", "wrong"):
+        parts.append("答案与解析：通过测试、用完考试次数或考试结束后公布")
+    return "<br><span style='color:#555'>" + " · ".join(parts) + "</span>"
+
+
 class ModuleCard(W.VBox):
     """One module: title, 必修/选修, hours, status and score, and what to do next."""
 
@@ -150,7 +175,7 @@ class ModuleCard(W.VBox):
             f"<span style='border:1px solid #aaa;border-radius:3px;padding:0 4px;font-size:85%'>{kind}</span> "
             f"<span style='color:#666'>{_num(m.get('hours', 0))} 学时{manual}</span><br>"
             f"<span style='color:#555'>{_e(m.get('summary', ''))}</span><br>"
-            f"状态：<b style='color:{colour}'>{_e(self.status)}</b>{score}</div>")
+            f"状态：<b style='color:{colour}'>{_e(self.status)}</b>{score}{exam_html(m)}</div>")
         fetched = module_dir(self.cid).is_dir()
         buttons: list[W.Widget] = []
         if not fetched:
@@ -200,7 +225,12 @@ class MyLearning(W.VBox):
         self.elective = W.VBox(layout=W.Layout(width="100%"))
         self.refresh_button = W.Button(description="刷新", icon="refresh", layout=W.Layout(width="auto"))
         self.refresh_button.on_click(lambda _b: self.refresh())
-        super().__init__([self.header, self.required, self.elective, self.refresh_button],
+        # wrong answers of every course, practised again without effect on scores
+        self.wrongbook_link = W.HTML(
+            f"<a href='{voila_url(WRONGBOOK_PAGE)}' target='_self'>我的错题本</a>"
+            "<span style='color:#666'>（答错的题目，再练一遍）</span>", layout=W.Layout(width="100%"))
+        super().__init__([self.header, self.wrongbook_link, self.required, self.elective,
+                          self.refresh_button],
                          layout=W.Layout(width="100%", max_width="900px"), **kw)
         self.cards: dict[str, ModuleCard] = {}
         self.refresh(data)

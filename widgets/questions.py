@@ -43,11 +43,14 @@ class QuestionWidget(W.VBox):
 
     def __init__(self, id: str = "", stem: str = "", options=(), key=None, points=1.0,
                  explanation="", legal_basis: str = "", *, question: Question | None = None,
-                 parent: "QuestionWidget | None" = None, **extra):
+                 parent: "QuestionWidget | None" = None, shuffle: bool = True, **extra):
         self.question = question or Question(
             type=self.qtype, id=id, stem=stem, options=list(options), key=key, points=points,
             explanation=explanation, legal_basis=legal_basis, **extra)
         self.parent_case = parent
+        # False for options in a meaningful order (numbers, durations, steps): an assessment
+        # then shows them as written
+        self.shuffle = bool(shuffle)
         self.session = current()
         self.tries = 0
         super().__init__(layout=W.Layout(**FULL, border="1px solid #ddd", padding="8px",
@@ -79,9 +82,10 @@ class QuestionWidget(W.VBox):
         return self.parent_case.question.id if self.parent_case else ""
 
     def ordered_letters(self) -> list[str]:
-        """Option identities in display order (shuffled per learner in assessments)."""
+        """Option identities in display order (shuffled per learner in assessments, unless
+        ``shuffle=False``)."""
         q = self.question
-        if self.session.assessment:
+        if self.session.assessment and self.shuffle:
             return shuffled(q.letters, self.session.username, q.id, self.shuffle_salt)
         return q.letters
 
@@ -355,6 +359,7 @@ def _sub_question(spec: Any, case_id: str) -> Question:
         return spec
     if isinstance(spec, dict):
         spec = dict(spec)
+        spec.pop("shuffle", None)  # a widget setting, not question data (see CaseAnalysis)
         return Question(type=spec.pop("type"), **spec)
     raise TypeError(f"{case_id}: sub-question must be a question widget or a dict")
 
@@ -367,6 +372,11 @@ class CaseAnalysis(QuestionWidget):
 
     def __init__(self, id: str = "", scenario: str = "", questions=(), stem: str = "",
                  key=None, **kw):
+        # shuffle=False on the case (or on a dict sub-question) keeps sub-question options in order
+        self._ordered = {s.get("id") for s in questions
+                         if isinstance(s, dict) and s.get("shuffle") is False}
+        self._ordered |= {s.question.id for s in questions
+                          if isinstance(s, QuestionWidget) and not s.shuffle}
         subs = [_sub_question(s, id) for s in questions]
         if isinstance(key, dict):
             for sq in subs:
@@ -389,7 +399,8 @@ class CaseAnalysis(QuestionWidget):
     def _build(self):
         self.subs: dict[str, QuestionWidget] = {}
         for sq in self.question.questions:
-            w = WIDGETS[sq.type](question=sq, parent=self)
+            w = WIDGETS[sq.type](question=sq, parent=self,
+                                 shuffle=self.shuffle and sq.id not in self._ordered)
             if hasattr(w, "check_button"):  # one 核对 for the whole case
                 w.children = tuple(c for c in w.children if c is not w.check_button)
             self.subs[sq.id] = w

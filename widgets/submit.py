@@ -70,14 +70,22 @@ def nbgrader_submit(session: Session) -> dict:
     return {"timestamp": sub.timestamp, "files": files}
 
 
-def fetch_results(session: Session, timeout: float = 10) -> list[dict] | None:
-    """Released results of this learner for the session's assignment (None: unreachable)."""
+def fetch_results_answer(session: Session, timeout: float = 10) -> dict | None:
+    """The records service's results answer for the session's assignment: ``results`` (details
+    already cut to what the reveal rule allows), and ``attempts`` (used, max, ...) where the
+    course has exam rules. None: unreachable."""
     try:
         answer = records_request("api/results", timeout=timeout,
                                  query={"course": session.course, "assignment": session.assignment})
-        return answer.get("results", [])
     except Exception:  # noqa: BLE001 - no results yet is shown as "waiting", whatever the cause
         return None
+    return answer if isinstance(answer, dict) else None
+
+
+def fetch_results(session: Session, timeout: float = 10) -> list[dict] | None:
+    """Released results of this learner for the session's assignment (None: unreachable)."""
+    answer = fetch_results_answer(session, timeout)
+    return None if answer is None else list(answer.get("results") or [])
 
 
 def feedback_files(session: Session) -> list[Path]:
@@ -104,26 +112,83 @@ def shown_answer(q, v) -> str:
     return model.display_answer(q, v)
 
 
-def results_html(results: list[dict], questions: dict | None = None) -> str:
+REFUSED = "refused"  # a submission the exam rules did not count (grading.records.exams)
+# 未计分的提交 are not attempts (grading.records.exams.COUNTED is the definition)
+NOT_COUNTED = ("error", REFUSED)
+WITHHELD = "正确答案与解析按考试规则暂不公布（通过测试、用完考试机会或考试结束后可查看）。"
+
+
+def _num(x) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) else html.escape(str(x))
+
+
+def _item_name(d: dict, q, numbers: dict) -> str:
+    """第 N 题 and the start of its stem: from this notebook's question, else from the item
+    (an earlier paper's slot and stem)."""
+    if q is not None:
+        stem = q.stem or q.scenario
+        number = numbers[d["id"]]
+    else:
+        stem = str(d.get("stem") or "")
+        slot = str(d.get("slot") or "")
+        number = int(slot[1:]) if slot[1:].isdigit() else None
+        if number is None:
+            return str(d.get("id"))
+    stem = stem if len(stem) <= 40 else stem[:39] + "…"
+    return f"第 {number} 题 {stem}".strip()
+
+
+def attempts_html(attempts: dict | None) -> str:
+    """已提交 n/m 次；还可提交 k 次 (or 考试机会已用完), from the service's attempt state."""
+    if not isinstance(attempts, dict):
+        return ""
+    used, mx = attempts.get("used"), attempts.get("max")
+    if not isinstance(used, int) or not isinstance(mx, int):
+        return ""
+    left = max(0, mx - used)
+    text = f"已提交 {used}/{mx} 次；" + (f"还可提交 {left} 次。" if left else "考试机会已用完。")
+    if left and attempts.get("reason_zh"):
+        text += html.escape(str(attempts["reason_zh"]))
+    return f"<p>{text}</p>"
+
+
+def results_html(results: list[dict], questions: dict | None = None,
+                 attempts: dict | None = None) -> str:
+    """The latest attempt as the reveal rule allows: ``reveal`` "score" (the score only),
+    "wrong" (which questions were wrong, with the learner's answers), "key" or absent (every
+    question with key, 解析 and 法律依据: whatever the service sent)."""
     if not results:
         return "<p>成绩尚未发布，请稍后点击“查看成绩”。</p>"
     questions = questions or {}
     numbers = {qid: i for i, qid in enumerate(questions, 1)}
     r = results[-1]
-    head = (f"<p><b>第 {r.get('attempt', 1)} 次提交：{r.get('score', 0):g} / "
-            f"{r.get('max_score', 0):g} 分 · {'已通过' if r.get('passed') else '未通过'}</b></p>")
+    if r.get("outcome") == REFUSED:
+        head = f"<p role='alert'><b>第 {_num(r.get('attempt', 1))} 次提交未计分</b></p>"
+    else:
+        head = (f"<p><b>第 {_num(r.get('attempt', 1))} 次提交：{_num(r.get('score', 0))} / "
+                f"{_num(r.get('max_score', 0))} 分 · {'已通过' if r.get('passed') else '未通过'}</b></p>")
     if r.get("message"):
         head += f"<p>{html.escape(str(r['message']))}</p>"
+    head += attempts_html(attempts)
+    reveal = r.get("reveal")
+    if r.get("outcome") == REFUSED:
+        return head
+    if reveal == "score":
+        return head + f"<p>本次只公布总分。{WITHHELD}</p>"
+    details = [d for d in r.get("details") or [] if isinstance(d, dict)]
+    if reveal == "wrong":
+        details = [d for d in details if d.get("correct") is False]
+        if not details:
+            return head + "<p>本次全部答对。</p>"
+        head += f"<p><b>答错的题</b>（{WITHHELD}）</p>"
     rows = []
-    for d in r.get("details") or []:
+    for d in details:
         ok = d.get("correct")
         mark = "✔" if ok else ("—" if ok is None else "✘")
         q = questions.get(d.get("id"))
-        stem = (q.stem or q.scenario) if q is not None else ""
-        stem = stem if len(stem) <= 40 else stem[:39] + "…"
-        name = f"第 {numbers[d['id']]} 题 {stem}".strip() if q is not None else str(d.get("id"))
-        parts = [f"<b>{mark} {html.escape(name)}</b>（{d.get('points', 0):g}/"
-                 f"{d.get('max_points', 0):g} 分）"]
+        name = _item_name(d, q, numbers)
+        parts = [f"<b>{mark} {html.escape(name)}</b>（{_num(d.get('points', 0))}/"
+                 f"{_num(d.get('max_points', 0))} 分）"]
         for label, k in (("你的答案", "answer"), ("正确答案", "key"), ("解析", "explanation"),
                          ("法律依据", "legal_basis")):
             v = d.get(k)
@@ -165,7 +230,11 @@ def receipt_html(questions: dict, missing: list[str], timestamp) -> str:
 
 
 class Submit(W.VBox):
-    """提交 button + what was submitted + released score and explanations."""
+    """提交 button + what was submitted + released score and explanations.
+
+    With a drawn paper (``xf.Paper()`` above it) it also says how many submissions are left,
+    stays disabled when the paper was refused (考试机会已用完, 已截止 ...), and after a graded
+    attempt offers 再次作答: the next attempt's paper, with empty answers."""
 
     def __init__(self, **kw):
         self.session = current()
@@ -174,15 +243,37 @@ class Submit(W.VBox):
                                tooltip="提交本次作答，提交后由系统评分", layout=W.Layout(width="auto"))
         self.results_button = W.Button(description="查看成绩", tooltip="查看已发布的成绩和解析",
                                        layout=W.Layout(width="auto"))
+        self.again_button = W.Button(description="再次作答", icon="refresh",
+                                     tooltip="领取下一次作答的试卷（答案从空白开始）",
+                                     layout=W.Layout(width="auto", display="none"))
         self.status = W.HTML(layout=full)
         self.results = W.HTML(layout=full)
         self.button.on_click(lambda _b: self.submit())
         self.results_button.on_click(lambda _b: self.show_results())
-        buttons = W.HBox([self.button, self.results_button],
+        self.again_button.on_click(lambda _b: self.again())
+        buttons = W.HBox([self.button, self.results_button, self.again_button],
                          layout=W.Layout(width="100%", flex_flow="row wrap"))
         super().__init__([buttons, self.status, self.results],
                          layout=W.Layout(width="100%", border="1px solid #ddd", padding="8px"), **kw)
         self.last = None
+        self._seen: int | None = None  # results already there before the last 提交
+        self._paper_state()
+
+    @property
+    def paper(self):
+        from widgets.paper import current_paper
+
+        return current_paper()
+
+    def _paper_state(self) -> None:
+        """A refused paper (no questions) cannot be submitted."""
+        paper = self.paper
+        if paper is not None and paper.refused is not None:
+            self.button.disabled = True
+            self.status.value = ("<span role='status'>本次不能提交："
+                                 f"{html.escape(paper.refused['error'])}</span>")
+        elif paper is not None:
+            self.button.disabled = False
 
     def unanswered(self) -> list[str]:
         store = self.session.store
@@ -192,6 +283,9 @@ class Submit(W.VBox):
         s = self.session
         self.button.disabled = True
         self.status.value = "正在提交……"
+        # a later attempt: the results already there are not this submission's
+        before = fetch_results_answer(s, timeout=5)
+        self._seen = len(before.get("results") or []) if before is not None else None
         try:
             store = s.reload()
             if not store.path.exists():  # an empty attempt still submits an answers file
@@ -211,18 +305,51 @@ class Submit(W.VBox):
         threading.Thread(target=self._poll, daemon=True).start()
         return info
 
+    def _new_results(self, answer: dict | None) -> bool:
+        results = (answer or {}).get("results") or []
+        return len(results) > self._seen if self._seen is not None else bool(results)
+
     def _poll(self, tries: int = 12, every: float = 5) -> None:
         for _ in range(tries):
             time.sleep(every)
-            res = fetch_results(self.session, timeout=5)
-            if res:
-                self.results.value = results_html(res, self.session.questions)
+            answer = fetch_results_answer(self.session, timeout=5)
+            if self._new_results(answer):
+                self.show_answer(answer)
                 return
 
+    def show_answer(self, answer: dict) -> None:
+        """Show the service's results answer (and offer 再次作答 when a paper may follow)."""
+        results = list(answer.get("results") or [])
+        attempts = answer.get("attempts") if isinstance(answer.get("attempts"), dict) else None
+        self.results.value = results_html(results, self.session.questions, attempts)
+        paper = self.paper
+        graded = bool(results) and results[-1].get("outcome") not in NOT_COUNTED
+        more = (attempts is not None and isinstance(attempts.get("max"), int)
+                and isinstance(attempts.get("used"), int) and attempts["used"] < attempts["max"])
+        show = (paper is not None and paper.token is not None and graded and more
+                and not paper.from_file)
+        self.again_button.layout.display = None if show else "none"
+
+    def again(self) -> bool:
+        """Load the next attempt's paper (the service draws it once the last one is graded)."""
+        paper = self.paper
+        if paper is None:
+            return False
+        old = paper.token
+        self.again_button.layout.display = "none"
+        paper.load()
+        self._paper_state()
+        if paper.token is not None and paper.token == old:
+            self.status.value = "<span role='status'>上一次提交尚未评分完毕，请稍后再试。</span>"
+        elif paper.token is not None:
+            self.results.value = ""
+            self.status.value = "<span role='status'>已领取新试卷，请在上方作答后提交。</span>"
+        return paper.token not in (None, old)
+
     def show_results(self) -> None:
-        res = fetch_results(self.session)
-        if res is not None:
-            self.results.value = results_html(res, self.session.questions)
+        answer = fetch_results_answer(self.session)
+        if answer is not None:
+            self.show_answer(answer)
             return
         files = feedback_files(self.session)
         if files:
@@ -230,4 +357,3 @@ class Submit(W.VBox):
                                   + "".join(f"<li>{html.escape(str(f.name))}</li>" for f in files) + "</ul>")
         else:
             self.results.value = "<p>成绩服务暂不可用，请稍后再试。</p>"
-

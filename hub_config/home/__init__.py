@@ -1,8 +1,10 @@
-"""The learner's home page 我的学习.ipynb and how platform files get into people's homes.
+"""The learner's pages 我的学习.ipynb and 我的错题本.ipynb, and how platform files get into
+people's homes.
 
-The page is a platform file, not the learner's work: :func:`install_home` copies it into a
+The pages are platform files, not the learner's work: :func:`install_home` copies them into a
 home at every spawn (replacing an older copy), so an update reaches everyone on their next
-start. Learners land on ``/voila/render/我的学习.ipynb`` (see hub_config.config).
+start. Learners land on ``/voila/render/我的学习.ipynb`` (see hub_config.config), which links
+to 我的错题本 (its practice answers live in ``我的错题本.answers.json``, the learner's own file).
 
 :data:`SKEL` holds only files meant for homes, so it can also serve as the spawner's
 ``skeleton_dir`` (``c.XuefaSpawner.skeleton_dir = str(hub_config.home.SKEL)``).
@@ -28,6 +30,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SKEL = HERE / "skel"
 HOME_NOTEBOOK = "我的学习.ipynb"
+WRONGBOOK_NOTEBOOK = "我的错题本.ipynb"
+PAGES = (HOME_NOTEBOOK, WRONGBOOK_NOTEBOOK)  # widgets.home.HOME_PAGE, WRONGBOOK_PAGE link them
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -152,14 +156,23 @@ def remove_if_same(home: str | os.PathLike, rel: str, data: bytes) -> bool:
 
 
 def install_home(home_dir: str | os.PathLike, uid: int | None = None, gid: int | None = None) -> Path:
-    """Put 我的学习.ipynb into ``home_dir`` (idempotent); owned by ``uid`` when given."""
+    """Put the learner's pages (:data:`PAGES`) into ``home_dir`` (idempotent); owned by ``uid``
+    when given. Returns the path of 我的学习.ipynb."""
     home = Path(home_dir)
     home.mkdir(parents=True, exist_ok=True)
-    data = (SKEL / HOME_NOTEBOOK).read_bytes()
+    for name in PAGES:
+        data = (SKEL / name).read_bytes()
 
-    def outdated(st, read):
-        return (read() != data or stat.S_IMODE(st.st_mode) != 0o644
-                or (uid is not None and st.st_uid != uid))
+        def outdated(st, read, data=data):
+            return (read() != data or stat.S_IMODE(st.st_mode) != 0o644
+                    or (uid is not None and st.st_uid != uid))
 
-    put_file(home, HOME_NOTEBOOK, data, uid=uid, gid=gid, mode=0o644, only_if=outdated)
+        put_file(home, name, data, uid=uid, gid=gid, mode=0o644, only_if=outdated)
     return home / HOME_NOTEBOOK
+
+
+def uninstall_home(home_dir: str | os.PathLike) -> list[str]:
+    """Take the learner's pages away from someone who is no longer a learner: each unchanged
+    copy is removed (a link or their own edit stays). Returns the names removed."""
+    return [name for name in PAGES
+            if remove_if_same(home_dir, name, (SKEL / name).read_bytes())]
