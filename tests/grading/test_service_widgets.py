@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grading.records import results
+from grading.records import exams, results
 from hub_config.tools.bench import Service, learner_copy, submit
 from grading.records.db import session_scope
 from grading.records.models import Audience, ItemResult, Learner, Role, Unit
@@ -57,11 +57,14 @@ def test_widgets_assessment_details_reach_the_records(datadir, records_url):
     assert set(keys) <= set(by_id)
     for qid in keys:
         assert by_id[qid]["correct"] is True and by_id[qid]["points"] == by_id[qid]["max_points"] > 0
-        if r.passed:
-            assert by_id[qid]["explanation"] and by_id[qid]["key"] is not None
-        else:  # keys and explanations wait until the learner passes
-            assert "key" not in by_id[qid] and "explanation" not in by_id[qid]
-            assert "合格后显示" in r.message
+        # the Result keeps the full items; what leaves the server is cut to the reveal level
+        assert by_id[qid]["explanation"] and by_id[qid]["key"] is not None
+    view = exams.results_view(records_url, "ganbu1", COURSE, "module")
+    if r.passed:
+        assert view["reveal"] == "key" and "explanation" in str(view["results"])
+    else:  # keys and explanations wait until the learner passes
+        assert view["reveal"] == "wrong" and "'key'" not in str(view["results"])
+        assert "explanation" not in str(view["results"]) and "合格" in r.message
     others = [it for q, it in by_id.items() if q not in keys]
     assert others and all(it["points"] == 0 for it in others)
     assert r.score == pytest.approx(sum(by_id[q]["points"] for q in keys))
@@ -70,3 +73,4 @@ def test_widgets_assessment_details_reach_the_records(datadir, records_url):
         items = s.query(ItemResult).filter_by(result_id=r.id).all()
         assert {i.question_id for i in items} == set(by_id)
         assert any(i.legal_basis for i in items)
+        assert {i.question_id: i.answer for i in items if i.question_id in keys} == keys
