@@ -222,8 +222,6 @@ def draw_paper(db_url: str, datadir: DataDir, username: str, course: str, assign
             "closes": st.closes.isoformat() if st.closes else None,
             "next_at": st.next_at.isoformat() if st.next_at else None,
             "title": title,
-            "show": st.rules["show"],
-            "key": st.rules["key"],
             "questions": [exams.public_question(q) for q in paper.questions or []],
         }
 

@@ -508,6 +508,7 @@ def autograded_items(out: Path, grades: dict) -> list[dict]:
         nb = nbformat.read(str(path), as_version=4)
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("nbgrader", {})
+            gid = meta.get("grade_id")
             for o in cell.get("outputs", []):
                 data = o.get("data", {})
                 if ITEM_MIME in data and isinstance(data[ITEM_MIME], dict):
@@ -515,7 +516,8 @@ def autograded_items(out: Path, grades: dict) -> list[dict]:
                     item.setdefault("notebook", path.stem)
                     items.append(item)
                     seen.add((path.stem, str(item.get("id"))))
-            gid = meta.get("grade_id")
+                    if gid:  # a drawn paper's cell is graded as slot s01, its item is the bank's q07
+                        seen.add((path.stem, gid))
             if meta.get("grade") and gid and (path.stem, gid) not in seen and (path.stem, gid) in grades:
                 pts, mx = grades[(path.stem, gid)]
                 items.append({"id": gid, "notebook": path.stem, "type": None,

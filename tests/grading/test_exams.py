@@ -3,8 +3,11 @@ server-side, what a learner may see when, papers drawn once per attempt."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date, datetime, timedelta, timezone
+
+import pytest
 
 from grading.records import exams, papers
 from grading.records.db import session_scope
@@ -281,3 +284,54 @@ def test_bad_stored_rules_fall_back_to_defaults(records_url):
     exams.store_rules(records_url, C, {"attempts": "x", "counts": "worst", "show": "all", "key": "maybe"})
     r = exams.rules_for(records_url, C)
     assert (r["attempts"], r["counts"], r["show"], r["key"]) == (3, "best", "wrong", "after")
+
+
+def test_drawn_paper_graded_by_the_service_with_the_keys_held_server_side(datadir, records_url):
+    """The real grading service grades a drawn paper from its server-side snapshot: the keys
+    reach only the grading kernel, the score is the hand count of the key, and each item names
+    its bank question and slot."""
+    pytest.importorskip("widgets")
+    import time
+
+    from grading.content.publish import publish_course
+    from hub_config.records_service import draw_paper
+    from hub_config.tools.bench import Service, learner_copy, submit
+
+    with session_scope(records_url) as s:
+        u = Unit(path="测试市", name="测试市", level=0)
+        s.add(u)
+        s.flush()
+        s.add(Learner(username="ganbu1", name="干部一", unit_id=u.id, audience=Audience.cadre,
+                      role=Role.learner))
+    publish_course(datadir, "weichengnian")
+    paper = draw_paper(records_url, datadir, "ganbu1", "weichengnian", "module")
+    assert "key" not in str(paper["questions"]) and paper["attempt"] == 1
+    with session_scope(records_url) as s:
+        full = s.query(Paper).filter_by(token=paper["token"]).one().questions
+    answers, expected = {"__paper__": paper["token"]}, 0.0
+    for i, q in enumerate(full):
+        if i % 2 == 0:  # every other question right, the rest unanswered
+            if q["type"] == "case":
+                answers[q["id"]] = {sq["id"]: sq["key"] for sq in q["questions"]}
+            else:
+                answers[q["id"]] = q["key"]
+            expected += q["points"]
+    d = learner_copy(datadir, "weichengnian", "ganbu1")
+    assert "key" not in (d / "assessment.ipynb").read_text(encoding="utf-8").lower().replace("keyboard", "")
+    (d / "assessment.answers.json").write_text(json.dumps(answers, ensure_ascii=False), encoding="utf-8")
+    with Service(datadir, "--workers=1"):
+        submit(datadir, "weichengnian", "ganbu1", d)
+        t0 = time.monotonic()
+        while (r := effective_result(records_url, "ganbu1", "weichengnian", "module")) is None:
+            assert time.monotonic() - t0 < 240
+            time.sleep(0.3)
+    assert r.outcome == "ok", r.message
+    assert r.score == pytest.approx(expected) and r.max_score == 100
+    by_slot = {d["slot"]: d for d in r.details}
+    assert set(by_slot) == {q["slot"] for q in full}
+    for i, q in enumerate(full):
+        item = by_slot[q["slot"]]
+        assert item["id"] == q["id"] and item["correct"] is (i % 2 == 0)
+    with session_scope(records_url) as s:
+        items = s.query(ItemResult).filter_by(result_id=r.id).all()
+        assert {i.slot for i in items} == set(by_slot)

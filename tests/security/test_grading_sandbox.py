@@ -98,6 +98,15 @@ def assert_clear(result, outcome: str = "ok") -> None:
     assert result.message and any(ord(ch) in CHINESE for ch in result.message), result.message
 
 
+@pytest.fixture(scope="module", autouse=True)
+def attempts_enough(target):
+    """learner1 hands in this course four times here; the default exam rules allow three
+    counted attempts (tests/security/test_exam_rules.py tests that limit)."""
+    from grading.records.exams import store_rules
+
+    store_rules(target.datadir.records_db_url, COURSE, {"attempts": 20})
+
+
 @pytest.fixture(scope="module")
 def marker() -> Path:
     p = Path("/tmp") / f"xuefa-pwned-{uuid.uuid4().hex}"
@@ -144,12 +153,17 @@ def test_a_failed_attempt_shows_right_or_wrong_but_no_keys_or_explanations(targe
     # the attempt above: every item wrong, so 0/100, and an empty paper must not reveal the key
     from grading.records.results import attempts
 
+    from grading.records.exams import results_view
+
     r = attempts(target.datadir.records_db_url, "learner1", COURSE, "module")[-1]
     assert not r.passed and r.details
-    for d in r.details:
+    # the Result keeps the full items; what leaves the server is cut to the reveal level
+    view = results_view(target.datadir.records_db_url, "learner1", COURSE, "module")
+    assert view["reveal"] == "wrong"
+    for d in view["results"][-1]["details"]:
         assert "key" not in d and "explanation" not in d, d
         assert "correct" in d and "points" in d
-    assert "合格后显示" in r.message, r.message
+    assert "正确答案和解析" in r.message, r.message
     # what the learner's own kernel gets from the records service over HTTP
     stdout, err = attacker.run(
         "import json\nfrom widgets.events import records_request\n"
@@ -161,7 +175,7 @@ def test_a_failed_attempt_shows_right_or_wrong_but_no_keys_or_explanations(targe
     # and the released feedback page of that attempt
     feedback = released_feedback(target.datadir, COURSE)
     assert feedback and Q01_EXPLANATION not in feedback and "xf.grade" not in feedback
-    assert "合格后显示" in feedback
+    assert "正确答案和解析" in feedback
 
 
 def test_fork_bomb_memory_hog_and_output_flood_cells_never_run_and_grading_goes_on(target, attacker):
