@@ -8,6 +8,8 @@ them without starting a hub. It reads its environment:
 ``XUEFA_IP``         address the public proxy listens on (default ``127.0.0.1``)
 ``XUEFA_PORT``       public port (default ``8000``)
 ``XUEFA_DISABLE_SERVICES``  comma-separated managed services to leave out
+``XUEFA_SSL_CERT``, ``XUEFA_SSL_KEY``  PEM certificate (chain) and key: the proxy serves HTTPS
+``XUEFA_LOG_FILES``, ``XUEFA_LOG_MAX_MB``, ``XUEFA_LOG_BACKUPS``  log files (:mod:`hub_config.logpipe`)
 
 It writes nothing: what belongs to "this hub run" (a fresh ``xuefa-cli`` API token, the hub
 URL for the CLI, the zh-CN JupyterLab settings override) is written by ``xuefa up`` before the
@@ -28,6 +30,7 @@ from urllib.parse import quote
 
 from grading.host.datadir import DataDir
 from grading.records import people
+from hub_config import logpipe
 from hub_config import roles as xroles
 from hub_config import services as xservices
 from hub_config.home import HOME_NOTEBOOK
@@ -43,10 +46,28 @@ DEFAULT_PORT = 8000
 log = logging.getLogger("xuefa.config")
 
 
+def tls_files() -> tuple[str, str] | None:
+    """(certificate, key) from ``XUEFA_SSL_CERT``/``XUEFA_SSL_KEY``, or None for plain HTTP
+    (e.g. behind a reverse proxy that terminates TLS). One without the other is an error: a
+    platform meant to be private must not quietly come up in the clear."""
+    cert = os.environ.get("XUEFA_SSL_CERT", "").strip()
+    key = os.environ.get("XUEFA_SSL_KEY", "").strip()
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise ValueError("XUEFA_SSL_CERT 与 XUEFA_SSL_KEY 须同时设置（证书和私钥）")
+    return cert, key
+
+
 def configure_network(c) -> None:
     ip = os.environ.get("XUEFA_IP", DEFAULT_IP)
     port = int(os.environ.get("XUEFA_PORT", DEFAULT_PORT))
-    c.JupyterHub.bind_url = f"http://{ip}:{port}"
+    tls = tls_files()
+    c.JupyterHub.bind_url = f"{'https' if tls else 'http'}://{ip}:{port}"
+    if tls:
+        # JupyterHub hands both to configurable-http-proxy (--ssl-cert/--ssl-key): the public
+        # side is HTTPS, the hub and services stay on loopback HTTP behind it
+        c.JupyterHub.ssl_cert, c.JupyterHub.ssl_key = tls
     # internal ports are picked free at each start: several platforms (and test hubs) can run
     # side by side on one machine
     c.JupyterHub.hub_ip = "127.0.0.1"
@@ -61,6 +82,13 @@ def configure_network(c) -> None:
     # slow_spawn_timeout=0: a server that exits early is reported through the progress API
     # instead of JupyterHub 6.1.1's InvalidStateError 500 (see DESIGN.md)
     c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
+
+
+def configure_logs(c, datadir: DataDir) -> None:
+    """The proxy's output in ``DATA/logs/proxy.log`` (the services' are wired in
+    :func:`hub_config.services.log_to_file`, the hub's by ``xuefa up``)."""
+    c.ConfigurableHTTPProxy.command = logpipe.wrap(datadir.logs / "proxy.log",
+                                                   list(c.ConfigurableHTTPProxy.command))
 
 
 def configure_state(c, datadir: DataDir) -> None:
@@ -137,6 +165,7 @@ def apply_config(c, datadir: DataDir | None = None) -> DataDir:
     """Set every xuefa JupyterHub setting on ``c``; returns the data dir used. Writes nothing."""
     datadir = datadir or DataDir.from_env()
     configure_network(c)
+    configure_logs(c, datadir)
     configure_state(c, datadir)
     configure_auth(c, datadir)
     configure_spawner(c, datadir)

@@ -18,6 +18,7 @@ service            module                          who may use it
 ``XUEFA_DISABLE_SERVICES=dashboards,grading`` leaves services out (tests, small machines;
 ``formgrader`` leaves out every course's formgrader);
 ``XUEFA_DASHBOARDS_PREHEAT=0`` runs the dashboards without warm kernels.
+Each service's output goes to ``DATA/logs/<name>.log`` (:func:`log_to_file`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import socket
 import sys
 
 from grading.host.datadir import DataDir
-from hub_config import dashboards_service, formgrader_service
+from hub_config import dashboards_service, formgrader_service, logpipe
 
 IDLE_TIMEOUT = 3600
 CLI_SERVICE = "xuefa-cli"
@@ -133,6 +134,14 @@ def formgraders(datadir: DataDir, off: set[str]) -> tuple[list[dict], list[dict]
     return specs, ([formgrader_service.service_role([s["name"] for s in specs])] if specs else [])
 
 
+def log_to_file(spec: dict, datadir: DataDir) -> dict:
+    """Run the service's command with its output in ``DATA/logs/<name>.log``, rotated
+    (:mod:`hub_config.logpipe`; ``XUEFA_LOG_FILES=0`` leaves the command as it is)."""
+    if spec.get("command"):
+        spec["command"] = logpipe.wrap(datadir.logs / f"{spec['name']}.log", spec["command"])
+    return spec
+
+
 def services(datadir: DataDir, api_token: str | None) -> tuple[list[dict], list[dict]]:
     """(``c.JupyterHub.services``, extra roles) for the enabled services."""
     off = disabled()
@@ -150,6 +159,8 @@ def services(datadir: DataDir, api_token: str | None) -> tuple[list[dict], list[
     extra_specs, extra_roles = formgraders(datadir, off)
     specs.extend(extra_specs)
     roles.extend(extra_roles)
+    for spec in specs:
+        log_to_file(spec, datadir)
     if api_token:
         specs.append({"name": CLI_SERVICE, "api_token": api_token,
                       "display": False, "info": {"description": "xuefa command line"}})

@@ -3,6 +3,10 @@
 Ctrl-C or SIGTERM stops everything it started: the hub is asked to shut down (it stops the proxy,
 the managed services and every single-user server), then any process still carrying this run's
 ``XUEFA_RUN_ID`` in its environment is terminated, so nothing is left behind.
+
+With ``--ssl-cert``/``--ssl-key`` (or ``XUEFA_SSL_CERT``/``XUEFA_SSL_KEY``) the public port serves
+HTTPS. The hub, the proxy and the services write ``DATA/logs/<name>.log`` (rotated,
+:mod:`hub_config.logpipe`); ``xuefa logs`` reads them.
 """
 
 from __future__ import annotations
@@ -55,28 +59,53 @@ def stop_run(run_id: str, grace: float = 10.0) -> dict[int, str]:
     return found
 
 
-def prepare_run(datadir, ip: str, port: int) -> None:
+def prepare_run(datadir, ip: str, port: int, hub_port: int | None = None) -> None:
     """What this hub run needs on disk before the hub reads its config (which writes nothing):
     a fresh ``xuefa-cli`` API token, the hub API URL ``xuefa roster import`` uses (through the
-    public proxy), and JupyterLab's zh-CN settings override in the venv."""
+    public proxy; with TLS the hub's own loopback port ``hub_port`` instead, whose plain HTTP
+    needs no trust in the site's certificate), and JupyterLab's zh-CN settings override in the venv."""
     from hub_config.services import ensure_api_token
     from hub_config.spawner import ensure_lab_locale
 
     ensure_api_token(datadir)
     host = "127.0.0.1" if ip in ("0.0.0.0", "") else ip
-    datadir.hub_url_file.write_text(f"http://{host}:{port}/hub/api")
+    url = (f"http://127.0.0.1:{hub_port}/hub/api" if hub_port
+           else f"http://{host}:{port}/hub/api")
+    datadir.hub_url_file.write_text(url)
     try:
         ensure_lab_locale()
     except OSError as exc:  # a read-only venv keeps JupyterLab in English, nothing worse
         click.echo(f"could not write the zh-CN JupyterLab override: {exc}", err=True)
 
 
-def print_demo_banner(port: int, ip: str) -> None:
+def check_tls(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    """Both files or neither; readable PEM; a key others may read is refused (zh-CN messages:
+    the operator reads them)."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise click.UsageError("--ssl-cert 与 --ssl-key（或 XUEFA_SSL_CERT 与 XUEFA_SSL_KEY）须同时提供")
+    cert, key = cert.expanduser().resolve(), key.expanduser().resolve()
+    for what, path, marker in (("证书", cert, b"-----BEGIN CERTIFICATE-----"),
+                               ("私钥", key, b"PRIVATE KEY-----")):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise click.UsageError(f"无法读取{what}文件 {path}：{exc.strerror}") from None
+        if marker not in data:
+            raise click.UsageError(f"{what}文件 {path} 不是 PEM 格式的{what}")
+    if key.stat().st_mode & 0o077:
+        raise click.UsageError(f"私钥文件 {key} 的权限过宽（{oct(key.stat().st_mode & 0o777)}），"
+                               f"其他用户可读；请执行 chmod 600 {key}")
+    return cert, key
+
+
+def print_demo_banner(port: int, ip: str, scheme: str = "http") -> None:
     from hub_config import demo
 
     host = "127.0.0.1" if ip in ("0.0.0.0", "") else ip
     click.echo("")
-    click.echo(f"学法平台已启动 / xuefa is starting on http://{host}:{port}")
+    click.echo(f"学法平台已启动 / xuefa is starting on {scheme}://{host}:{port}")
     click.echo("演示账号 / demo accounts:")
     for username, name, what in demo.demo_accounts():
         click.echo(f"  {username:<12} {name:<8} {what}")
@@ -86,15 +115,31 @@ def print_demo_banner(port: int, ip: str) -> None:
 
 
 @click.command("up")
-@click.option("--port", type=int, default=8000, show_default=True, help="Public port.")
-@click.option("--ip", default="127.0.0.1", show_default=True, help="Public address.")
+@click.option("--port", type=int, default=8000, show_default=True, envvar="XUEFA_PORT",
+              show_envvar=True, help="Public port.")
+@click.option("--ip", default="127.0.0.1", show_default=True, envvar="XUEFA_IP",
+              show_envvar=True, help="Public address.")
 @click.option("--demo", is_flag=True, help="Import the demo roster (and demo courses) first.")
+@click.option("--ssl-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="XUEFA_SSL_CERT", show_envvar=True,
+              help="PEM certificate (with its chain): serve HTTPS on the public port.")
+@click.option("--ssl-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="XUEFA_SSL_KEY", show_envvar=True,
+              help="PEM private key of --ssl-cert (mode 0600).")
 @data_dir_option
-def up(datadir, port: int, ip: str, demo: bool) -> None:
+def up(datadir, port: int, ip: str, demo: bool, ssl_cert: Path | None,
+       ssl_key: Path | None) -> None:
     """Start the platform in the foreground (启动平台); Ctrl-C stops it."""
     from grading.host.perms import private_umask
     from grading.records import migrate
+    from hub_config import logpipe
+    from hub_config.services import free_port
 
+    tls = check_tls(ssl_cert, ssl_key)
+    try:
+        logpipe.settings()
+    except ValueError as exc:
+        raise click.UsageError(f"日志设置有误：{exc}") from None
     private_umask()  # 077: the hub, its services and people's servers create private files
     datadir.ensure()
     migrate.upgrade(datadir.records_db_url)
@@ -109,18 +154,30 @@ def up(datadir, port: int, ip: str, demo: bool) -> None:
                     "not isolated from each other (警告：未以 root 运行，学员之间没有隔离).",
                     fg="red", err=True)
 
-    prepare_run(datadir, ip, port)
+    env = dict(os.environ, XUEFA_DATA_DIR=str(datadir.root), XUEFA_PORT=str(port), XUEFA_IP=ip)
+    hub_port = None
+    for var in ("XUEFA_SSL_CERT", "XUEFA_SSL_KEY"):
+        env.pop(var, None)
+    if tls:
+        env["XUEFA_SSL_CERT"], env["XUEFA_SSL_KEY"] = map(str, tls)
+        # the CLI reaches the hub on loopback HTTP (the public certificate may be one only
+        # browsers trust), so the hub's port is chosen here, not in its config
+        hub_port = int(env.get("XUEFA_HUB_PORT") or free_port())
+        env["XUEFA_HUB_PORT"] = str(hub_port)
+        click.echo(f"HTTPS: {tls[0]}")
+    prepare_run(datadir, ip, port, hub_port)
     if any(datadir.config_d.glob("*.py")):
         click.echo(f"operator settings: {datadir.config_d}/*.py")
+    click.echo(f"logs: {datadir.logs}/ (xuefa logs)")
     run_id = uuid.uuid4().hex
     bindir = Path(sys.executable).parent
-    env = dict(os.environ, XUEFA_DATA_DIR=str(datadir.root), XUEFA_PORT=str(port), XUEFA_IP=ip,
-               PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', os.defpath)}")
+    env["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
     env[RUN_ID_VAR] = run_id
-    hub = subprocess.Popen([str(bindir / "jupyterhub"), "-f", str(HUB_CONFIG)], cwd=datadir.hub,
-                           env=env, start_new_session=True)
+    hub_cmd = logpipe.wrap(datadir.logs / "hub.log",
+                           [str(bindir / "jupyterhub"), "-f", str(HUB_CONFIG)])
+    hub = subprocess.Popen(hub_cmd, cwd=datadir.hub, env=env, start_new_session=True)
     if demo:
-        print_demo_banner(port, ip)
+        print_demo_banner(port, ip, "https" if tls else "http")
 
     stopping = {"signal": None, "since": None}
 
