@@ -27,6 +27,8 @@ APT_RUNTIME = {
     # certificates (结业证书) embed a CJK font
     "fonts-noto-cjk": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 }
+SYSTEMD_TEMPLATE = REPO / "hub_config" / "systemd" / "xuefa.service"
+SYSTEMD_UNIT = Path("/etc/systemd/system/xuefa.service")
 APT_TEST = {
     "chromium": "/usr/bin/chromium",
     "postgresql": "/usr/lib/postgresql/15/bin/initdb",
@@ -86,11 +88,38 @@ def ensure_apt(packages: dict[str, str]) -> None:
     run("apt-get", "install", "-y", "-q", "--no-install-recommends", *missing, env=env)
 
 
+def systemd_running() -> bool:
+    """Whether systemd is PID 1 (sd_booted(3)'s test): only then is a unit of any use."""
+    return Path("/run/systemd/system").is_dir()
+
+
+def systemd_unit() -> str:
+    """``xuefa.service`` for this checkout: ExecStart is the venv's ``xuefa up``."""
+    return SYSTEMD_TEMPLATE.read_text(encoding="utf-8").replace("@XUEFA@", str(vbin("xuefa")))
+
+
+def ensure_systemd_unit(unit_path: Path = SYSTEMD_UNIT) -> bool:
+    """Install (or update) the unit when root on a systemd machine; True when written. Not
+    enabled or started here: `installer up` may be running the platform in the foreground."""
+    if os.geteuid() != 0 or not systemd_running():
+        return False
+    text = systemd_unit()
+    if unit_path.exists() and unit_path.read_text(encoding="utf-8") == text:
+        return False
+    unit_path.write_text(text, encoding="utf-8")
+    unit_path.chmod(0o644)
+    run("systemctl", "daemon-reload")
+    log(f"installed {unit_path}: start it with `systemctl enable --now xuefa` "
+        "(settings in /etc/default/xuefa, see docs/operations.md)")
+    return True
+
+
 def setup(test: bool = False) -> None:
     ensure_apt(APT_RUNTIME | (APT_TEST if test else {}))
     ensure_venv()
     ensure_python_packages()
     ensure_proxy()
+    ensure_systemd_unit()
 
 
 def main(argv: list[str] | None = None) -> None:
