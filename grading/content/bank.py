@@ -429,6 +429,20 @@ def public(q: dict) -> dict:
     return out
 
 
+def correct_answers(paper: list[dict]) -> dict[str, Any]:
+    """A fully correct answers file for ``paper`` (stored-answer shape, by bank id): for tests,
+    benches and trainers' dry runs."""
+    def first(q: dict) -> Any:
+        if q["type"] == "fill":
+            return [variants[0] for variants in q["key"]]
+        return q["key"]
+
+    out: dict[str, Any] = {}
+    for q in paper:
+        out[q["id"]] = ({s["id"]: first(s) for s in q["questions"]} if q["type"] == "case" else first(q))
+    return out
+
+
 def check_blueprint(bank: Bank, blueprint: Blueprint, points: float) -> list[tuple[str, str]]:
     """(field, zh message) problems of ``blueprint`` against ``bank`` for ``xuefa course validate``."""
     out: list[tuple[str, str]] = []

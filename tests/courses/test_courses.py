@@ -13,10 +13,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grading.content.bank import correct_answers, draw, paper_seed
 from grading.content.courses import course_dirs, load_campaign_file, load_course
 from grading.exchange.nbconfig import nbgrader_api
 from grading.content.validate import (
     answer_key,
+    bank_leaks,
     check_layout,
     check_nbgrader,
     check_yaml,
@@ -96,9 +98,11 @@ def nbgrader_tree(tmp_path_factory):
     return tmp_path_factory.mktemp("nbgrader")
 
 
-def _submit(api_root: Path, student: str, answers: dict, essays: dict) -> None:
+def _submit(api_root: Path, student: str, answers: dict, essays: dict, paper: dict | None = None) -> None:
     sub = api_root / "submitted" / student / "module"
     shutil.copytree(api_root / "release" / "module", sub)
+    if paper is not None:  # what the grading service puts beside a bank course's answers
+        (sub / "assessment.paper.json").write_text(json.dumps(paper, ensure_ascii=False), encoding="utf-8")
     (sub / "assessment.answers.json").write_text(json.dumps({**answers, **essays}, ensure_ascii=False),
                                                  encoding="utf-8")
     if essays:  # what the 提交 widget does before nbgrader submit
@@ -118,17 +122,27 @@ def test_nbgrader_full_marks_and_zero(course, nbgrader_tree):
     spec = ctx.spec
     root = nbgrader_tree / spec.id
     shutil.copytree(course / "source" / "module", root / "source" / "module")
+    for name, info in ctx.generated.items():  # a bank course: the notebook publish generates
+        nbformat.write(info.nb, root / "source" / "module" / name)
     db = f"sqlite:///{root / 'gradebook.sqlite'}"
     api = nbgrader_api(root, spec.id, db, root / "exchange")
     res = api.generate_assignment("module")
     assert res["success"], res.get("log")
     assert release_leaks(ctx, root / "release" / "module") == []
+    assert bank_leaks(ctx, root / "release" / "module") == []
 
-    key = answer_key(course / "source" / "module" / "assessment.ipynb")
-    essays = {q.id: "本人全年参加会前学法8次……（述法报告正文）" for q in ctx.notebooks["assessment.ipynb"].questions
-              if q.type == "essay"}
-    _submit(root, "full", key, essays)
-    _submit(root, "empty", {}, {})
+    if ctx.bank is not None:
+        paper = {"token": "t-full", "questions": draw(ctx.bank, spec.blueprint,
+                                                        paper_seed(b"test", spec.id, "module", "full", 1))}
+        _submit(root, "full", {"__paper__": "t-full", **correct_answers(paper["questions"])}, {}, paper)
+        _submit(root, "empty", {"__paper__": "t-full"}, {}, paper)
+        essays = {}
+    else:
+        key = answer_key(course / "source" / "module" / "assessment.ipynb")
+        essays = {q.id: "本人全年参加会前学法8次……（述法报告正文）" for q in ctx.notebooks["assessment.ipynb"].questions
+                  if q.type == "essay"}
+        _submit(root, "full", key, essays)
+        _submit(root, "empty", {}, {})
 
     # one autograde run for both learners, assessment only (lessons are run by the full validate)
     api.coursedir.notebook_id = "assessment"
