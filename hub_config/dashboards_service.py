@@ -7,7 +7,12 @@ so the queries run when an administrator asks, not when the kernel was warmed.
 
 Who may look: the hub does OAuth for us. Voila's identity provider is replaced by JupyterHub's
 (``HubIdentityProvider``), which admits only users holding ``access:services!service=dashboards``
-(granted to the ``role-admin`` group by :func:`service_role`) and answers 403 to anyone else.
+(granted to the ``role-admin`` and ``role-trainer`` groups by :func:`service_role`) and answers
+403 to anyone else. Trainers get one page, 题目分析 (:data:`TRAINER_PAGE`), and only for the
+courses whose ``trainers`` list names them: :meth:`HubIdentityProvider.get_user` refuses (403)
+every other page, the notebook listing and a ``?course=`` they do not teach before a kernel is
+involved, and hands the page who is asking in the ``X-Xuefa-Viewer`` header it sets itself
+(a client's own header of that name is dropped first).
 Viewers get no Jupyter server: standalone Voila has no contents or terminals API, and it already
 refuses every kernel message except comm traffic (no ``execute_request`` from the browser).
 
@@ -24,14 +29,17 @@ Run by hand (no hub, loopback only, no auth) for development::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, unquote
 
 from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
 from jupyterhub.utils import url_path_join
 from traitlets import Bool, Integer, Unicode, default
+from tornado.web import HTTPError
 from traitlets.config import Configurable
 
 from grading.host.datadir import DataDir
@@ -43,6 +51,13 @@ DEFAULT_PORT = 8867
 HERE = Path(__file__).parent
 NOTEBOOKS = HERE / "dashboards"
 PLOTLY_JS = "plotly.min.js"
+TRAINER_GROUP = "role-trainer"
+# the one page trainers may open (for the courses they teach); admins may open every page
+TRAINER_PAGE = "course_items.ipynb"
+# who is asking, set by HubIdentityProvider on every authenticated request and passed to the
+# page's kernel by Voila (http_header_envs) as HTTP_X_XUEFA_VIEWER
+VIEWER_HEADER = "X-Xuefa-Viewer"
+VIEWER_ENV = "HTTP_X_XUEFA_VIEWER"
 # Optional URL of the records DB for the dashboards alone, e.g. a PostgreSQL role that may only
 # SELECT; the notebooks prefer it to the data dir's records URL.
 DB_URL_ENV = "XUEFA_DASHBOARDS_DB_URL"
@@ -115,7 +130,8 @@ class DashboardsService(Configurable):
             "--Voila.tornado_settings=" + repr({"headers": {"Content-Security-Policy": CSP}}),
             "--VoilaConfiguration.file_allowlist=['plotly\\.min\\.js']",
             "--VoilaConfiguration.show_tracebacks=False",
-            "--VoilaConfiguration.http_header_envs=[]",
+            # the viewer header only behind the hub, where HubIdentityProvider sets it itself
+            f"--VoilaConfiguration.http_header_envs={[VIEWER_HEADER] if hub else []!r}",
             # front-end: widgets and plotly only (nbgrader's lab extension has no business here);
             # Voila's own widgets-manager8 provides the widget registry: without it every widget
             # (the 生成 Excel 报表 button) shows as its Python repr
@@ -141,6 +157,68 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
         return [(url_path_join(prefix, path), *rest) for path, *rest in super().get_handlers()]
 
+    async def get_user(self, handler):
+        if getattr(handler, "_xuefa_checked", False):
+            return await super().get_user(handler)
+        handler._xuefa_checked = True
+        # only this method may say who is asking: never a header the browser sent
+        if VIEWER_HEADER in handler.request.headers:
+            del handler.request.headers[VIEWER_HEADER]
+        user = await super().get_user(handler)
+        if user is None:
+            return None
+        model = user.hub_user
+        admin = bool(model.get("admin")) or ADMIN_GROUP in (model.get("groups") or [])
+        if not admin:
+            prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+            refusal = trainer_refusal(handler.request.path, handler.request.query, model["name"],
+                                      prefix=prefix)
+            if refusal:
+                # as the parent does for users without the scope: no user, and the login
+                # redirect of @web.authenticated (every page and listing has it) becomes a 403
+                self.log.warning("refusing %s to %s: %s", handler.request.path, model["name"], refusal)
+
+                def refuse(*args, **kwargs):
+                    raise HTTPError(403, refusal)
+
+                handler.redirect = refuse
+                handler._jupyterhub_user = None
+                return None
+        handler.request.headers[VIEWER_HEADER] = json.dumps(
+            {"name": model["name"], "admin": admin})
+        return user
+
+
+def trainer_refusal(path: str, query: str, username: str, *, prefix: str = "/",
+                    url: str | None = None) -> str | None:
+    """Why a user who is not an administrator may not have ``path?query`` (None: they may).
+
+    Pages and listings: only :data:`TRAINER_PAGE`, and with ``?course=`` only courses they
+    teach. Everything a page needs once rendered (kernels, static files) stays open: a kernel
+    id is only known to the page that started it."""
+    from grading.reports.items import may_view
+
+    rel = path[len(prefix):] if path.startswith(prefix) else path.lstrip("/")
+    if rel in ("", "/") or rel.startswith(("voila/tree", "voila/api/contents")):
+        return "无权查看此页面"
+    if rel.startswith("voila/render/"):
+        if unquote(rel[len("voila/render/"):]) != TRAINER_PAGE:
+            return "无权查看此页面"
+        courses = parse_qs(query).get("course", [])
+        records = url or os.environ.get(DB_URL_ENV) or DataDir.from_env().records_db_url
+        if any(not may_view(records, username, c, admin=False) for c in courses):
+            return "无权查看该课程的题目分析"
+    return None
+
+
+def viewer_from_env() -> dict | None:
+    """On a page: ``{"name", "admin"}`` of who asked (None outside the hub)."""
+    try:
+        v = json.loads(os.environ.get(VIEWER_ENV) or "null")
+    except ValueError:
+        return None
+    return v if isinstance(v, dict) and isinstance(v.get("name"), str) else None
+
 
 def service_spec(datadir: DataDir, *, port: int | None = None) -> dict:
     """The ``c.JupyterHub.services`` entry of the dashboards."""
@@ -162,12 +240,13 @@ def service_spec(datadir: DataDir, *, port: int | None = None) -> dict:
 
 
 def service_role() -> dict:
-    """Administrators (and only they) may open the dashboards."""
+    """Administrators may open the dashboards; trainers too, but HubIdentityProvider lets them
+    see only the 题目分析 page of their own courses."""
     return {
         "name": "dashboards-viewer",
-        "description": "Open the completion dashboards (administrators)",
+        "description": "Open the completion dashboards (administrators) and item analysis (trainers)",
         "scopes": [f"access:services!service={NAME}"],
-        "groups": [ADMIN_GROUP],
+        "groups": [ADMIN_GROUP, TRAINER_GROUP],
     }
 
 

@@ -354,7 +354,18 @@ def write_xlsx(stats: list[ItemStats], path: str | Path, *, title: str = "") -> 
             for j, v in enumerate([it.question_id, o.letter, o.text, o.count, "是" if o.correct else ""], 1):
                 set_cell(opt, r, j, v)
             r += 1
+    if hasattr(path, "write"):  # a file object (the dashboard's download button)
+        wb.save(path)
+        return path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
+
+
+def xlsx_bytes(stats: list[ItemStats], *, title: str = "") -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    write_xlsx(stats, buf, title=title)
+    return buf.getvalue()

@@ -257,3 +257,67 @@ def test_report_items_command(url, tmp_path):
     assert openpyxl.load_workbook(out)["题目分析"]["A4"].value == "q1"
     r = CliRunner().invoke(main, ["report", "items", "no_such_course", "--data-dir", str(data)])
     assert r.exit_code != 0 and "没有找到课程" in r.output
+
+
+def run_page(monkeypatch, data, viewer: dict | None, query: str) -> str:
+    """The trainers' Voila page executed as the service runs it (the viewer and query string in
+    the kernel's environment, as Voila passes them); returns every output's text and HTML."""
+    import json
+    from pathlib import Path
+
+    from nbclient import NotebookClient
+
+    from hub_config.dashboards_service import NOTEBOOKS, TRAINER_PAGE, VIEWER_ENV
+
+    monkeypatch.setenv("XUEFA_DATA_DIR", str(data))
+    monkeypatch.delenv("XUEFA_RECORDS_DB_URL", raising=False)
+    monkeypatch.delenv("XUEFA_DASHBOARDS_DB_URL", raising=False)
+    monkeypatch.setenv("QUERY_STRING", query)
+    if viewer is None:
+        monkeypatch.delenv(VIEWER_ENV, raising=False)
+    else:
+        monkeypatch.setenv(VIEWER_ENV, json.dumps(viewer))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    nb = nbformat.read(str(NOTEBOOKS / TRAINER_PAGE), as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            assert o.get("output_type") != "error", o
+            data_ = o.get("data", {})
+            out.append(str(data_.get("text/html", "")) + str(data_.get("text/plain", "")) + o.get("text", ""))
+    return "\n".join(out)
+
+
+def test_dashboard_page_shows_a_course_to_its_trainer_and_nothing_to_others(url, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    write_notebook(data / "courses" / COURSE)
+    shown = run_page(monkeypatch, data, {"name": "trainer1", "admin": False}, f"course={COURSE}")
+    assert "题目分析" in shown and "笔记本里的题干" in shown and "高分组反而答错" in shown
+    assert "共 10 人" in shown and "Traceback" not in shown
+
+    # (the service refuses a course the trainer does not teach before the page runs; the page
+    # checks again and never echoes the asked value)
+    shown = run_page(monkeypatch, data, {"name": "trainer2", "admin": False}, "course=<b>x</b>")
+    assert "您还没有可以查看的课程" in shown and "<b>x</b>" not in shown
+    assert "笔记本里的题干" not in shown
+
+
+def test_trainers_are_refused_every_other_page_and_course(url):
+    from hub_config.dashboards_service import trainer_refusal
+
+    p = "/services/dashboards/"
+
+    def refused(path, query="", user="trainer1"):
+        return trainer_refusal(p + path, query, user, prefix=p, url=url) is not None
+
+    assert not refused("voila/render/course_items.ipynb", f"course={COURSE}")
+    assert not refused("voila/render/course_items.ipynb")  # the page lists their own courses
+    assert not refused("voila/render/course%5Fitems.ipynb", f"course={COURSE}")
+    assert not refused("api/kernels/0f1e2d3c-0000-4000-8000-000000000000/channels")
+    assert refused("voila/render/course_items.ipynb", f"course={COURSE}", user="trainer2")
+    assert refused("voila/render/course_items.ipynb", f"course={COURSE}&course=other_course")
+    assert refused("voila/render/course_items.ipynb", "course=no_such")
+    for page in ("overview.ipynb", "items.ipynb", "overview%2Eipynb", "by_unit.ipynb"):
+        assert refused(f"voila/render/{page}", "campaign=x"), page
+    assert refused("") and refused("voila/tree") and refused("voila/api/contents/")
