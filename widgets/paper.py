@@ -237,6 +237,7 @@ class Paper(W.VBox):
         self.refused: dict | None = None
         self.from_file = False
         self.question_widgets: dict[str, QuestionWidget] = {}
+        self.listeners: list = []  # called after every (re)load: 提交 follows a refused paper
         _current = self
         self.load(data)
 
@@ -246,6 +247,12 @@ class Paper(W.VBox):
 
     def load(self, data: dict | None = None) -> bool:
         """(Re)read the paper; True when questions are shown."""
+        shown = self._load(data)
+        for listener in list(self.listeners):
+            listener()
+        return shown
+
+    def _load(self, data: dict | None) -> bool:
         self.retry_button.layout.display = "none"
         if data is None:
             found = read_paper_file(self.session)

@@ -257,6 +257,8 @@ class Submit(W.VBox):
                          layout=W.Layout(width="100%", border="1px solid #ddd", padding="8px"), **kw)
         self.last = None
         self._seen: int | None = None  # results already there before the last 提交
+        if self.paper is not None:
+            self.paper.listeners.append(self._paper_state)
         self._paper_state()
 
     @property
@@ -272,8 +274,9 @@ class Submit(W.VBox):
             self.button.disabled = True
             self.status.value = ("<span role='status'>本次不能提交："
                                  f"{html.escape(paper.refused['error'])}</span>")
-        elif paper is not None:
+        elif paper is not None and self.button.disabled:
             self.button.disabled = False
+            self.status.value = ""
 
     def unanswered(self) -> list[str]:
         store = self.session.store
@@ -338,7 +341,6 @@ class Submit(W.VBox):
         old = paper.token
         self.again_button.layout.display = "none"
         paper.load()
-        self._paper_state()
         if paper.token is not None and paper.token == old:
             self.status.value = "<span role='status'>上一次提交尚未评分完毕，请稍后再试。</span>"
         elif paper.token is not None:

@@ -246,6 +246,9 @@ def test_refused_paper_shows_the_chinese_reason_and_submit_is_off(assessment, nb
     assert "暂时无法获取试卷" in r["error"]
     paper.refuse(refusal(http_error(403, {"error": "<b>请于 10:00 后再试</b>", "reason": "cooldown"})))
     assert "&lt;b&gt;" in paper.info.value and paper.retry_button.layout.display is None
+    # the cool-down is over: 重新获取试卷 brings the paper, and 提交 is on again
+    assert paper.load(served(drawn()))
+    assert not submit.button.disabled and submit.status.value == ""
 
 
 ITEMS = [{"id": "q01", "slot": "s01", "stem": "未成年人是指……", "type": "single", "correct": True,
