@@ -113,8 +113,6 @@ def shown_answer(q, v) -> str:
 
 
 REFUSED = "refused"  # a submission the exam rules did not count (grading.records.exams)
-# 未计分的提交 are not attempts (grading.records.exams.COUNTED is the definition)
-NOT_COUNTED = ("error", REFUSED)
 WITHHELD = "正确答案与解析按考试规则暂不公布（通过测试、用完考试机会或考试结束后可查看）。"
 
 
@@ -326,7 +324,9 @@ class Submit(W.VBox):
         attempts = answer.get("attempts") if isinstance(answer.get("attempts"), dict) else None
         self.results.value = results_html(results, self.session.questions, attempts)
         paper = self.paper
-        graded = bool(results) and results[-1].get("outcome") not in NOT_COUNTED
+        # after a graded attempt the next paper is drawn; after a refused one (a stale paper
+        # from another tab) the current one
+        graded = bool(results) and results[-1].get("outcome") != "error"
         more = (attempts is not None and isinstance(attempts.get("max"), int)
                 and isinstance(attempts.get("used"), int) and attempts["used"] < attempts["max"])
         show = (paper is not None and paper.token is not None and graded and more
@@ -334,7 +334,8 @@ class Submit(W.VBox):
         self.again_button.layout.display = None if show else "none"
 
     def again(self) -> bool:
-        """Load the next attempt's paper (the service draws it once the last one is graded)."""
+        """Load the paper the service holds for the next attempt (drawn once the last one
+        is graded)."""
         paper = self.paper
         if paper is None:
             return False
@@ -342,7 +343,7 @@ class Submit(W.VBox):
         self.again_button.layout.display = "none"
         paper.load()
         if paper.token is not None and paper.token == old:
-            self.status.value = "<span role='status'>上一次提交尚未评分完毕，请稍后再试。</span>"
+            self.status.value = "<span role='status'>试卷没有变化，请按当前试卷作答后提交。</span>"
         elif paper.token is not None:
             self.results.value = ""
             self.status.value = "<span role='status'>已领取新试卷，请在上方作答后提交。</span>"

@@ -287,6 +287,12 @@ def test_submit_offers_the_next_attempt_after_a_graded_one(assessment, nb):
     assert s.again_button.layout.display is None and "还可提交 2 次" in s.results.value
     s.show_answer({"results": [result("key", ITEMS)], "attempts": {"used": 3, "max": 3}})
     assert s.again_button.layout.display == "none" and "考试机会已用完" in s.results.value
+    # a stale paper (answered in another tab after a later attempt) is refused: fetch the current
+    stale = result("wrong", [], outcome="refused", message="试卷已失效……本次提交未计分。")
+    s.show_answer({"results": [stale], "attempts": {"used": 1, "max": 3}})
+    assert s.again_button.layout.display is None and "试卷已失效" in s.results.value
+    s.show_answer({"results": [result("wrong", [], outcome="error")], "attempts": {"used": 1, "max": 3}})
+    assert s.again_button.layout.display == "none"
 
 
 @pytest.mark.parametrize("counts,text", [("best", "最高一次"), ("last", "最后一次")])
