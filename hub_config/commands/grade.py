@@ -64,15 +64,21 @@ def status(datadir) -> None:
 @click.option("--per-process/--no-per-process", default=True, show_default=True,
               help="Also time one `nbgrader autograde --student` process per submission "
                    "(the grading-on-submit-with-stock-tools anchor).")
+@click.option("--papers", type=int, default=12, show_default=True,
+              help="Learners who each draw a paper from a shipped course's question bank and submit "
+                   "it; their scores (service and one nbgrader batch) are checked against each "
+                   "paper's keys (0 skips the case).")
 @click.option("--keep", is_flag=True, help="Keep the temporary data dirs.")
-def bench_cmd(n: int, tries: int, workers: int | None, per_process: bool, keep: bool) -> None:
+def bench_cmd(n: int, tries: int, workers: int | None, per_process: bool, papers: int, keep: bool) -> None:
     """Grade N synthetic submissions with ONE batch `nbgrader autograde` (the baseline), with
-    one nbgrader process per submission, and with the service; compare times and scores."""
+    one nbgrader process per submission, and with the service; compare times and scores. Then
+    grade per-learner papers drawn from a bank against the scores their keys give."""
     from hub_config.tools.bench import bench
 
     work = Path(tempfile.mkdtemp(prefix="xuefa-grade-bench-"))
     try:
-        r = bench(work, n, tries=tries, workers=workers, per_process=per_process, echo=click.echo)
+        r = bench(work, n, tries=tries, workers=workers, per_process=per_process, papers=papers,
+                  echo=click.echo)
     finally:
         if keep:
             click.echo(f"kept {work}")
@@ -81,5 +87,6 @@ def bench_cmd(n: int, tries: int, workers: int | None, per_process: bool, keep: 
     # ratio: the service against ONE batch `nbgrader autograde` of the same submissions
     pp = f" ratio_per_process={r.ratio_per_process:.2f}" if r.ratio_per_process else ""
     click.echo(f"RESULT ratio={r.ratio:.2f}{pp} p95_idle_s={r.p95_idle_s:.2f} "
-               f"mismatches={r.mismatches} submissions={r.submissions}")
+               f"mismatches={r.mismatches} submissions={r.submissions} "
+               f"paper_mismatches={r.paper_mismatches} papers={r.papers}")
     sys.stdout.flush()

@@ -18,6 +18,16 @@ The same inbound files are graded in separate data dirs:
 Scores of the service are compared with the batch run's (and the per-process run's): every
 mismatch is named, and there must be none.
 
+Drawn papers (issue 14, skipped with ``papers=0``): a shipped bank course (:data:`PAPER_COURSE`,
+every question type including a case) is published in the batch and service data dirs as
+``xuefa course publish`` does; each learner draws a paper through the records service's own
+draw (``hub_config.records_service.draw_paper``) and submits answers to it (all right, every
+other question right, or none) with the ``__paper__`` token, as ``xf.Paper`` writes them. The
+expected score of each submission is computed here from that paper's keys and points alone; the
+service (grading from the paper snapshot in the records DB) and ONE batch ``nbgrader autograde``
+of the same submissions, each given its paper file as the grading service rebuilds it, must both
+agree with it.
+
 The builders here are also what the grading tests use to make courses and submissions.
 """
 
@@ -332,6 +342,99 @@ def feedback_released(datadir: DataDir, course_id: str) -> int:
     return len(list(d.glob("*.html"))) if d.exists() else 0
 
 
+# --- per-learner papers drawn from a bank ------------------------------------------------------
+
+PAPER_COURSE = "tiaojie"
+PAPER_KINDS = ["correct", "alternate", "empty"]
+PAPER_SUFFIX = ".paper.json"  # what the grading service writes beside the answers (worker.py)
+
+
+def publish_bank_course(datadir: DataDir, course_id: str = PAPER_COURSE) -> None:
+    from grading.content.publish import publish_course
+
+    publish_course(datadir, course_id)
+
+
+def _answer_of_key(key):
+    """A right answer in the stored-answer shape: fill keys list accepted variants per blank."""
+    if isinstance(key, dict):
+        return {k: _answer_of_key(v) for k, v in key.items()}
+    if isinstance(key, list):
+        return [b[0] if isinstance(b, list) else b for b in key]
+    return key
+
+
+def _case_key(q: dict) -> dict:
+    return {sq["id"]: sq["key"] for sq in q.get("questions") or []}
+
+
+def paper_answers(questions: list[dict], kind: str) -> tuple[dict, float]:
+    """(answers by question id, expected score) for a paper: the expectation is the points of
+    the questions answered with their key (a case: the sum of its sub-questions' points)."""
+    answers, expected = {}, 0.0
+    for i, q in enumerate(questions):
+        if kind == "empty" or (kind == "alternate" and i % 2):
+            continue
+        key = _case_key(q) if q.get("type") == "case" else q["key"]
+        answers[q["id"]] = _answer_of_key(key)
+        expected += (sum(float(sq["points"]) for sq in q["questions"]) if q.get("type") == "case"
+                     else float(q["points"]))
+    return answers, expected
+
+
+def draw_and_answer(datadir: DataDir, course_id: str, username: str, kind: str,
+                    nb_dir: Path) -> tuple[str, list[dict], float]:
+    """Draw ``username``'s paper as the records service does (stored in the records DB), write
+    the answers file xf.Paper would leave; returns (token, full questions, expected score)."""
+    from grading.records.db import session_scope
+    from grading.records.papers import by_token
+    from hub_config.records_service import draw_paper
+
+    token = draw_paper(datadir.records_db_url, datadir, username, course_id, ASSIGNMENT)["token"]
+    with session_scope(datadir.records_db_url) as s:
+        questions = list(by_token(s, token).questions)
+    answers, expected = paper_answers(questions, kind)
+    (nb_dir / "assessment.answers.json").write_text(
+        json.dumps({"__paper__": token, **answers}, ensure_ascii=False), encoding="utf-8")
+    return token, questions, expected
+
+
+def run_paper_batch(datadir: DataDir, course_id: str, users: list[str],
+                    papers: dict[str, tuple[str, list[dict]]]) -> tuple[float, dict[str, float]]:
+    """ONE batch autograde of the paper submissions, each given the paper file the grading
+    service would write beside its answers (the learner's own files never carry it)."""
+    root = datadir.course_root(course_id)
+    t0 = time.monotonic()
+    _nbgrader(root, "collect", ASSIGNMENT)
+    for u in users:
+        token, questions = papers[u]
+        (root / "submitted" / u / ASSIGNMENT / ("assessment" + PAPER_SUFFIX)).write_text(
+            json.dumps({"token": token, "questions": questions}, ensure_ascii=False), encoding="utf-8")
+    _nbgrader(root, "autograde", ASSIGNMENT)
+    return time.monotonic() - t0, _gradebook_scores(datadir, course_id, users)
+
+
+def paper_case(batch_dd: DataDir, svc_dd: DataDir, users: list[str], echo) -> tuple[dict, dict]:
+    """Publish the bank course in both dirs, draw and submit a paper per learner (into the
+    batch dir's exchange; the caller copies the inbound to the service) and grade the batch.
+    Returns ({user: expected score}, {user: batch score})."""
+    for dd in (batch_dd, svc_dd):
+        publish_bank_course(dd)
+    expected, papers = {}, {}
+    for i, u in enumerate(users):
+        kind = PAPER_KINDS[i % len(PAPER_KINDS)]
+        nb_dir = learner_copy(svc_dd, PAPER_COURSE, u)
+        token, questions, expected[u] = draw_and_answer(svc_dd, PAPER_COURSE, u, kind, nb_dir)
+        papers[u] = (token, questions)
+        submit(batch_dd, PAPER_COURSE, u, nb_dir)
+    drawn = {tuple(q["id"] for q in qs) for _, qs in papers.values()}
+    echo(f"papers: {len(users)} learners drew {len(drawn)} different papers from the "
+         f"{PAPER_COURSE} bank ({', '.join(PAPER_KINDS)})")
+    secs, batch = run_paper_batch(batch_dd, PAPER_COURSE, users, papers)
+    echo(f"  papers, one nbgrader batch: {secs:.1f} s")
+    return expected, batch
+
+
 @dataclass
 class BenchReport:
     submissions: int
@@ -343,6 +446,8 @@ class BenchReport:
     mismatches: int  # service vs batch (and vs per process, when run)
     per_process_s: float | None = None
     ratio_per_process: float | None = None
+    papers: int = 0
+    paper_mismatches: int = 0  # service and batch vs the scores computed from each paper's keys
 
 
 def _mismatches(name: str, users: list[str], kinds: dict, theirs: dict, ours: dict, echo) -> set[str]:
@@ -353,17 +458,18 @@ def _mismatches(name: str, users: list[str], kinds: dict, theirs: dict, ours: di
 
 
 def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
-          per_process: bool = True, echo=print) -> BenchReport:
+          per_process: bool = True, papers: int = 0, echo=print) -> BenchReport:
     course = "bench"
     users = [f"u{i:04d}" for i in range(n)]
     kinds = {u: KINDS[i % len(KINDS)] for i, u in enumerate(users)}
     idle_users = [f"idle{i:02d}" for i in range(tries)]
+    paper_users = [f"p{i:04d}" for i in range(papers)]
     batch_dd = DataDir(workdir / "batch").ensure()
     proc_dd = DataDir(workdir / "per-process").ensure() if per_process else None
     svc_dd = DataDir(workdir / "service").ensure()
     for dd in (batch_dd, proc_dd, svc_dd):
         if dd is not None:
-            build_course(dd, course, learners=users + idle_users)
+            build_course(dd, course, learners=users + idle_users + paper_users)
     echo(f"course built; submitting {n} submissions ({', '.join(KINDS)})")
     for u in users:
         nb_dir = learner_copy(batch_dd, course, u)
@@ -383,6 +489,9 @@ def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
         echo("nbgrader, one autograde process per submission (grading on submit with stock tools) ...")
         proc_s, per_proc = run_plain(proc_dd, course, users)
         echo(f"  per process: {proc_s:.1f} s, {n / proc_s:.2f} submissions/s")
+    expected = paper_batch = None
+    if paper_users:  # after the timed runs, so the figures above measure the same work as before
+        expected, paper_batch = paper_case(batch_dd, svc_dd, paper_users, echo)
 
     args = [f"--workers={workers}"] if workers else []
     svc = Service(svc_dd, *args)
@@ -410,6 +519,18 @@ def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
                 time.sleep(0.02)
             lat.append(time.monotonic() - t0)
         wait_results(svc_dd.records_db_url, course, n + tries, timeout=60)
+        paper_differ: set[str] = set()
+        if paper_users:
+            shutil.copytree(batch_dd.exchange / PAPER_COURSE / "inbound",
+                            svc_dd.exchange / PAPER_COURSE / "inbound", dirs_exist_ok=True)
+            wait_results(svc_dd.records_db_url, PAPER_COURSE, len(paper_users),
+                         timeout=max(300, 10 * len(paper_users)))
+            svc_papers = service_scores(svc_dd.records_db_url, PAPER_COURSE)
+            pkinds = {u: PAPER_KINDS[i % len(PAPER_KINDS)] for i, u in enumerate(paper_users)}
+            paper_differ = _mismatches("expected", paper_users, pkinds, expected, svc_papers, echo)
+            paper_differ |= _mismatches("expected", paper_users, pkinds, expected, paper_batch,
+                                        lambda m: echo(m.replace("service=", "batch=")))
+            echo(f"  papers: score mismatches against each paper's keys: {len(paper_differ)}/{len(paper_users)}")
     finally:
         svc.stop()
     lat.sort()
@@ -421,4 +542,5 @@ def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
     echo(f"  throughput service vs one nbgrader batch: {ratio:.2f}x"
          + (f"; vs one nbgrader process per submission: {ratio_pp:.2f}x" if ratio_pp else "")
          + f"; score mismatches: {mismatches}/{n}")
-    return BenchReport(n, batch_s, service_s, ratio, p50, p95, mismatches, proc_s, ratio_pp)
+    return BenchReport(n, batch_s, service_s, ratio, p50, p95, mismatches, proc_s, ratio_pp,
+                       len(paper_users), len(paper_differ))
