@@ -399,16 +399,16 @@ class XuefaSpawner(LocalProcessSpawner):
         return copied
 
     def install_home_page(self, uid: int | None = None, gid: int | None = None) -> Path | None:
-        """The learners' landing page 我的学习.ipynb (``hub_config.home``), refreshed at every
-        start. Others get none, and an unchanged copy from a time they were a learner is taken
-        away (a link or their own edit stays)."""
-        from hub_config.home import HOME_NOTEBOOK, SKEL, UnsafeHome, install_home, remove_if_same
+        """The learners' pages 我的学习.ipynb and 我的错题本.ipynb (``hub_config.home``), refreshed
+        at every start. Others get none, and unchanged copies from a time they were a learner
+        are taken away (a link or their own edit stays)."""
+        from hub_config.home import UnsafeHome, install_home, uninstall_home
 
         try:
             if self.is_learner:
                 return install_home(self.home_dir, uid, gid)
             if self.home_dir.is_dir():
-                remove_if_same(self.home_dir, HOME_NOTEBOOK, (SKEL / HOME_NOTEBOOK).read_bytes())
+                uninstall_home(self.home_dir)
         except UnsafeHome as exc:
             self.log.warning("我的学习 not installed for %s: %s", self.user.name, exc)
         return None
