@@ -94,9 +94,10 @@ def check_tls(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
             raise click.UsageError(f"无法读取{what}文件 {path}：{exc.strerror}") from None
         if marker not in data:
             raise click.UsageError(f"{what}文件 {path} 不是 PEM 格式的{what}")
-    if key.stat().st_mode & 0o077:
+    # 0640 with a group like Debian's ssl-cert is common; readable by anyone is not
+    if key.stat().st_mode & 0o027:
         raise click.UsageError(f"私钥文件 {key} 的权限过宽（{oct(key.stat().st_mode & 0o777)}），"
-                               f"其他用户可读；请执行 chmod 600 {key}")
+                               f"其他用户可读或可写；请执行 chmod 600 {key}")
     return cert, key
 
 

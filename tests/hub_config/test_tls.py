@@ -1,6 +1,7 @@
 """``xuefa up --ssl-cert --ssl-key``: a real platform serving HTTPS with a self-signed
 certificate, reached by ``curl --cacert``; the same start-up shows the hub, proxy and service
-log files under ``DATA/logs`` (one start-up for both: each costs about a minute here)."""
+log files under ``DATA/logs`` (one start-up for both: each costs about a minute here). The last two
+tests check the settings without a platform."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from grading.host.datadir import DataDir
 from hub_config.services import free_port
 from hub_config.tools.platform import ensure_proxy, platform_pids
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT = 240
@@ -107,6 +107,8 @@ def https_platform():
         assert not left, f"processes left after stopping xuefa up: {left}"
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_hub_login_page_answers_200_over_https_to_a_client_trusting_the_certificate(https_platform):
     done = curl("--cacert", str(https_platform["cert"]), f"{https_platform['url']}/hub/login")
     assert done.stdout == "200", done.stderr
@@ -118,6 +120,8 @@ def test_hub_login_page_answers_200_over_https_to_a_client_trusting_the_certific
     assert plain.stdout != "200"
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_cli_still_reaches_the_hub_api_when_the_public_side_is_https(https_platform):
     from hub_config.hubsync import running_hub
 
@@ -131,6 +135,8 @@ def test_cli_still_reaches_the_hub_api_when_the_public_side_is_https(https_platf
     assert users.status_code == 200
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_hub_proxy_and_services_write_private_log_files_that_xuefa_logs_reads(https_platform):
     logs = https_platform["datadir"].logs
     for name in ("hub", "proxy", "records", "idle-culler"):
@@ -147,3 +153,39 @@ def test_hub_proxy_and_services_write_private_log_files_that_xuefa_logs_reads(ht
     assert out.returncode == 0 and "JupyterHub is now running" in out.stdout
     # the console of `xuefa up` still gets every line too
     assert "JupyterHub is now running" in https_platform["console"].read_text(errors="replace")
+
+
+def test_config_serves_https_on_the_public_side_only_when_given_both_files(monkeypatch, tmp_path):
+    from traitlets.config import Config
+
+    from hub_config.config import configure_network
+
+    monkeypatch.setenv("XUEFA_SSL_CERT", "/etc/xuefa/cert.pem")
+    monkeypatch.setenv("XUEFA_SSL_KEY", "/etc/xuefa/key.pem")
+    c = Config()
+    configure_network(c)
+    assert c.JupyterHub.bind_url.startswith("https://")
+    assert (c.JupyterHub.ssl_cert, c.JupyterHub.ssl_key) == ("/etc/xuefa/cert.pem", "/etc/xuefa/key.pem")
+    assert c.JupyterHub.hub_ip == "127.0.0.1"
+
+    monkeypatch.delenv("XUEFA_SSL_KEY")
+    with pytest.raises(ValueError, match="同时设置"):
+        configure_network(Config())
+
+
+def test_up_refuses_a_lone_certificate_a_non_pem_file_and_a_key_others_can_read(tmp_path):
+    from click.testing import CliRunner
+
+    from hub_config.cli import main as cli
+
+    cert, key = self_signed(tmp_path)
+
+    def up(*args):
+        return CliRunner().invoke(cli, ["up", "--data-dir", str(tmp_path / "d"), *args])
+
+    assert "须同时提供" in up("--ssl-cert", str(cert)).output
+    assert "不是 PEM" in up("--ssl-cert", str(key), "--ssl-key", str(key)).output
+    key.chmod(0o644)
+    refused = up("--ssl-cert", str(cert), "--ssl-key", str(key))
+    assert refused.exit_code != 0 and "chmod 600" in refused.output
+    assert not (tmp_path / "d").exists()  # refused before anything was created
