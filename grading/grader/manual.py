@@ -32,8 +32,7 @@ def sync_manual(datadir: DataDir) -> int:
     """Finalise every waiting essay result a trainer has finished; returns how many."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from grading.grader.worker import (Context, Settings, autograded_items, config_for, feedback,
-                                       may_reveal, withhold_items)
+    from grading.grader.worker import Context, Settings, config_for, feedback, may_reveal
     from grading.records.db import session_scope
     from grading.records.results import is_passed, pass_mark
 
@@ -59,25 +58,14 @@ def sync_manual(datadir: DataDir) -> int:
                     if r.id == result_id), None)
         with session_scope(datadir.records_db_url) as s:
             mark = pass_mark(s, course_id)
-        # keys and explanations once the final score passes (or an earlier attempt did)
+        # the feedback HTML shows keys only when the reveal rule allows it now
         reveal = may_reveal(datadir, course_id, assignment, username,
                             is_passed(score, max_score, mark))
         details = None
         if row is not None:
+            # details are kept whole server-side; the records view cuts them to the reveal level
             details = []
             source = row.details or []
-            if reveal:  # the attempt's details were stored without keys: read them back
-                out = datadir.course_root(course_id) / "autograded" / username / assignment
-                try:
-                    full = {str(d.get("id")): d for d in autograded_items(out, {})}
-                    source = [dict(d, **{k: full[str(d.get("id"))][k] for k in ("key", "explanation")
-                                         if k in full.get(str(d.get("id")), {})})
-                              for d in source]
-                except Exception:
-                    log.warning("could not read keys back for %s/%s %s", course_id, assignment,
-                                username, exc_info=True)
-            else:
-                source = withhold_items(source)
             for d in source:
                 d = dict(d)
                 if d.get("id") in manual:
