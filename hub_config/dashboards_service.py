@@ -171,6 +171,11 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
         admin = bool(model.get("admin")) or ADMIN_GROUP in (model.get("groups") or [])
         if not admin:
             prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+            if handler.request.path in (prefix, prefix.rstrip("/")):
+                # the hub's services menu links here: a trainer's way in is their page, not
+                # the administrators' notebook listing (finishing in prepare skips the handler)
+                handler.redirect(url_path_join(prefix, "voila/render", TRAINER_PAGE))
+                return user
             refusal = trainer_refusal(handler.request.path, handler.request.query, model["name"],
                                       prefix=prefix)
             if refusal:

@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from grading.records.db import session_scope
 from grading.records.exams import COUNTED as COUNTED_OUTCOMES
-from grading.records.models import Course, Paper, Result
+from grading.records.models import Course, ItemResult, Paper, Result
 from grading.records.sheets import set_cell
 
 GROUP_SHARE = 0.27
@@ -83,14 +83,15 @@ class ItemStats:
 # --- where the questions come from ----------------------------------------------------------
 
 
-def _bank_questions(bank: Any) -> list[dict]:
+def _bank_questions(bank: Any) -> tuple[list[dict], str | None]:
+    """(question dicts, the bank's digest when known)."""
     if bank is None:
-        return []
+        return [], None
     if isinstance(bank, (str, Path)):
         from grading.content.bank import load_bank
 
         bank = load_bank(Path(bank))
-    return [dict(q) for q in getattr(bank, "questions", bank)]
+    return [dict(q) for q in getattr(bank, "questions", bank)], getattr(bank, "digest", None)
 
 
 def _notebook_questions(nb_path: Path) -> list[dict]:
@@ -113,8 +114,9 @@ def _notebook_questions(nb_path: Path) -> list[dict]:
 
 
 def course_questions(course_id: str, *, course_root: Path | None = None,
-                     assessment_file: str = "assessment.ipynb") -> list[dict]:
-    """The published questions of a course: its bank, else its assessment notebook."""
+                     assessment_file: str = "assessment.ipynb") -> tuple[list[dict], str | None]:
+    """The published questions of a course (its bank, else its assessment notebook) and the
+    bank's digest."""
     from grading.content.courses import ASSIGNMENT
 
     if course_root is None:
@@ -125,7 +127,7 @@ def course_questions(course_id: str, *, course_root: Path | None = None,
     if bank_file.exists():
         return _bank_questions(bank_file)
     nb = Path(course_root) / "source" / ASSIGNMENT / assessment_file
-    return _notebook_questions(nb) if nb.exists() else []
+    return (_notebook_questions(nb) if nb.exists() else []), None
 
 
 # --- reading the attempts -----------------------------------------------------------------------
@@ -147,38 +149,58 @@ def _letters_of(answer: Any) -> list[str]:
     return sorted({c for c in answer.upper() if c in LETTERS})
 
 
-def _first_attempts(s, course_id: str, assignment: str) -> list[_Attempt]:
-    rows = s.execute(
-        select(Result).where(Result.course_id == course_id, Result.assignment == assignment,
-                             Result.outcome.in_(COUNTED_OUTCOMES))
-        .order_by(Result.learner_id, Result.attempt)).scalars()
-    first: dict[int, Result] = {}
-    for r in rows:
-        first.setdefault(r.learner_id, r)
-    # a learner's k-th counted attempt answered the paper of attempt k: the first one, paper 1
-    papers: dict[int, list] = {}
-    for p in s.execute(select(Paper).where(Paper.course_id == course_id, Paper.assignment == assignment,
-                                           Paper.attempt == 1)).scalars():
-        papers[p.learner_id] = p.questions or []
-    out = []
-    for learner_id, r in first.items():
-        stored = {i.question_id: i for i in r.items}
-        items: dict[str, dict] = {}
-        for d in r.details or []:
-            qid = str(d.get("id"))
-            maxp = float(d.get("max_points") or 0)
+def _first_attempts(s, course_id: str, assignment: str, digest: str | None = None) -> list[_Attempt]:
+    """Each learner's first counted attempt, best first. Reads the item rows (one query, not one
+    per result: a city has tens of thousands) and a result's JSON details only for rows graded
+    before ``item_results.answer`` existed; paper snapshots only when drawn from another bank
+    version than ``digest`` (the only papers whose option letters may differ)."""
+    cols = (Result.id, Result.learner_id, Result.score, Result.max_score)
+    counted = (Result.course_id == course_id, Result.assignment == assignment,
+               Result.outcome.in_(COUNTED_OUTCOMES))
+    first: dict[int, tuple] = {}
+    for row in s.execute(select(*cols).where(*counted).order_by(Result.learner_id, Result.attempt)):
+        first.setdefault(row.learner_id, row)
+    first_ids = {row.id for row in first.values()}
+    items_by: dict[int, dict[str, dict]] = defaultdict(dict)
+    old: set[int] = set()
+    for rid, qid, points, maxp, answer in s.execute(
+            select(ItemResult.result_id, ItemResult.question_id, ItemResult.points,
+                   ItemResult.max_points, ItemResult.answer)
+            .join(Result, Result.id == ItemResult.result_id).where(*counted)):
+        if rid not in first_ids or not maxp:
+            continue
+        items_by[rid][qid] = {"ratio": float(points or 0) / float(maxp), "answer": answer}
+        if answer is None:
+            old.add(rid)
+    need = sorted(first_ids - set(items_by) | old)
+    details = {}
+    for i in range(0, len(need), 500):  # bounded IN lists (SQLite's host-parameter limit)
+        details.update(s.execute(select(Result.id, Result.details)
+                                 .where(Result.id.in_(need[i:i + 500]))).all())
+    for rid in need:
+        for d in details.get(rid) or []:
+            qid, maxp = str(d.get("id")), float(d.get("max_points") or 0)
             if maxp <= 0:
                 continue
-            row = stored.get(qid)
-            answer = row.answer if row is not None and row.answer is not None else d.get("answer")
-            points = float(row.points if row is not None else d.get("points") or 0)
-            items[qid] = {"ratio": points / maxp, "answer": answer}
+            it = items_by[rid].setdefault(qid, {"ratio": float(d.get("points") or 0) / maxp, "answer": None})
+            if it["answer"] is None:
+                it["answer"] = d.get("answer")
+    # a learner's k-th counted attempt answered the paper of attempt k: the first one, paper 1
+    papers: dict[int, list] = {}
+    q = select(Paper.learner_id, Paper.questions).where(
+        Paper.course_id == course_id, Paper.assignment == assignment, Paper.attempt == 1)
+    if digest:
+        q = q.where(Paper.bank_digest != digest)
+    for learner_id, questions in s.execute(q):
+        papers[learner_id] = questions or []
+    out = []
+    for learner_id, row in first.items():
         options = {str(q.get("id")): [str(o) for o in q.get("options") or []]
                    for q in papers.get(learner_id, []) if isinstance(q, dict)}
-        percent = r.score / r.max_score if r.max_score else 0.0
-        out.append(_Attempt(r.id, percent, items, options))
-    order = {rid: i for i, rid in enumerate(sorted(a.result_id for a in out))}
-    out.sort(key=lambda a: (-a.percent, order[a.result_id]))
+        percent = row.score / row.max_score if row.max_score else 0.0
+        out.append(_Attempt(row.id, percent, dict(items_by.get(row.id, {})), options))
+    # ties at a group boundary: earlier results (lower ids) first
+    out.sort(key=lambda a: (-a.percent, a.result_id))
     return out
 
 
@@ -194,14 +216,14 @@ def item_analysis(url: str, course_id: str, assignment: str = "module", bank=Non
     the course's published bank or assessment notebook under ``course_root`` (default: the data
     dir's course root)."""
     with session_scope(url) as s:
-        attempts = _first_attempts(s, course_id, assignment)
         if bank is None:
             c = s.get(Course, course_id)
             nb_file = ((c.meta or {}).get("assessment") or {}).get("file") if c else None
-            questions = course_questions(course_id, course_root=course_root,
-                                         assessment_file=nb_file or "assessment.ipynb")
+            questions, digest = course_questions(course_id, course_root=course_root,
+                                                 assessment_file=nb_file or "assessment.ipynb")
         else:
-            questions = _bank_questions(bank)
+            questions, digest = _bank_questions(bank)
+        attempts = _first_attempts(s, course_id, assignment, digest)
     by_id = {str(q.get("id")): q for q in questions}
     order = [str(q.get("id")) for q in questions]
     for a in attempts:  # questions graded but gone from the bank since: still reported, last

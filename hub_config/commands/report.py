@@ -87,6 +87,7 @@ def items(datadir, course_id: str, assignment: str, xlsx: Path | None) -> None:
 
 def bench_queries(url: str, campaign_id: str) -> list[tuple[str, object]]:
     """Every query a dashboard page runs, by name (the bench times each)."""
+    from grading.reports import items
     from grading.reports import queries as reports
     from hub_config.tools.synth import COURSES
 
@@ -99,9 +100,10 @@ def bench_queries(url: str, campaign_id: str) -> list[tuple[str, object]]:
         ("daily_trend", lambda: reports.daily_trend(url, campaign_id)),
         ("laggards", lambda: reports.laggards(url, campaign_id)),
     ]
-    # the item-analysis page shows one course at a time
+    # the item-analysis pages show one course at a time (administrators' and trainers')
     for cid, *_ in COURSES:
         queries.append((f"item_analysis[{cid}]", lambda cid=cid: reports.item_analysis(url, campaign_id, cid)))
+        queries.append((f"course_items[{cid}]", lambda cid=cid: items.item_analysis(url, cid, bank=[])))
     return queries
 
 

@@ -62,8 +62,13 @@ def test_a_trainer_sees_item_analysis_of_their_own_course_only(target, courses):
     # the administrators' pages and the notebook listing stay theirs
     for page in ("overview.ipynb", "laggards.ipynb", "items.ipynb"):
         assert get(target, trainer, page, campaign="x").status_code == 403, page
-    listing = trainer.get(f"{target.url}/services/dashboards/", timeout=60)
-    assert listing.status_code == 403 and "laggards" not in listing.text
+    for listing in ("voila/tree", "voila/api/contents/"):
+        r = trainer.get(f"{target.url}/services/dashboards/{listing}", timeout=60)
+        assert r.status_code == 403 and "laggards" not in r.text, listing
+    # the hub's services menu links to the service root: trainers land on their page instead
+    r = trainer.get(f"{target.url}/services/dashboards/", timeout=60)
+    assert r.status_code == 200 and r.url.split("?")[0].endswith(PAGE), r.url
+    assert "讲师乙任教的课" in outputs_text(r.text) and "laggards" not in r.text
 
 
 def test_a_learner_gets_403_for_item_analysis(target, courses):
