@@ -16,14 +16,19 @@ a worker thread, never on its event loop.
 from __future__ import annotations
 
 import re
+import secrets
+import string
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
+from grading.records import audit
 from grading.records.db import session_scope
-from grading.records.models import Credential, Learner, Role, utcnow
+from grading.records.models import ROLE_LABELS, Credential, Learner, Role, Unit, utcnow
+from grading.records.people import AUDIENCE_GROUP, ROLE_GROUP, UNIT_GROUP
 
 MIN_LENGTH = 8
 
@@ -87,8 +92,9 @@ def verify_login(url: str, username: str, password: str) -> LoginResult:
         return LoginResult(True, None, must_change=bool(cred.must_change), role=learner.role)
 
 
-def change_password(url: str, username: str, old: str, new: str) -> None:
-    """Change a password after checking the old one; raises ValueError with a zh-CN message."""
+def change_password(url: str, username: str, old: str, new: str, *, client: str | None = None) -> None:
+    """Change a password after checking the old one; raises ValueError with a zh-CN message.
+    The change is in the audit log (actor = the person themself)."""
     check_strength(new)
     if new == old:
         raise ValueError("新密码不能与原密码相同。")
@@ -104,6 +110,7 @@ def change_password(url: str, username: str, old: str, new: str) -> None:
         cred.failed_attempts = 0
         cred.locked_until = None
         cred.changed_at = utcnow()
+        audit.add(s, actor=username, action="change_password", target=username, client=client)
 
 
 def set_password(url: str, username: str, password: str, *, must_change: bool = True) -> None:
@@ -119,3 +126,155 @@ def set_password(url: str, username: str, password: str, *, must_change: bool = 
         learner.credential.must_change = must_change
         learner.credential.failed_attempts = 0
         learner.credential.locked_until = None
+
+
+# --- administrators' account tools (hub pages ``/hub/xuefa/accounts`` and ``xuefa account``) ---
+# One implementation for both: each function checks, changes the records DB and writes its audit
+# row in one transaction, and raises ValueError with a zh-CN message a page or the CLI shows as is.
+# Keeping the hub's groups and servers in step is the caller's part (hub handler or hub REST API).
+
+ACTIONS = ("reset", "unlock", "deactivate", "reactivate", "role")
+ROLE_BY_LABEL = {**{r.value: r for r in Role}, **{label: r for r, label in ROLE_LABELS.items()}}
+
+
+def initial_password() -> str:
+    """A new random initial password: 10 letters and digits, at least one of each, without the
+    look-alikes (0/O, 1/l/I) that older volunteers mistype from a printed slip."""
+    alphabet = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(10))
+        if any(c.isdigit() for c in pw) and any(c.isalpha() for c in pw):
+            return pw
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    name: str
+    unit_path: str
+    audience: str
+    role: str
+    role_label: str
+    active: bool
+    must_change: bool
+    failed_attempts: int
+    phone: str
+
+
+def _account(p: Learner) -> Account:
+    cred = p.credential
+    return Account(p.username, p.name, p.unit.path, p.audience.label, p.role.value, p.role.label,
+                   bool(p.active), bool(cred.must_change) if cred else True,
+                   int(cred.failed_attempts or 0) if cred else 0, p.phone or "")
+
+
+def search(url: str, query: str, limit: int = 50) -> list[Account]:
+    """People whose 账号, 姓名, 手机 or unit path contains ``query`` (all of them, up to
+    ``limit``, when it is empty), ordered by 账号."""
+    q = (select(Learner).join(Unit, Learner.unit_id == Unit.id)
+         .options(selectinload(Learner.unit), selectinload(Learner.credential))
+         .order_by(Learner.username).limit(limit))
+    query = (query or "").strip()[:64]
+    if query:
+        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(or_(*(col.like(like, escape="\\") for col in
+                          (Learner.username, Learner.name, Learner.phone, Unit.path))))
+    with session_scope(url) as s:
+        return [_account(p) for p in s.scalars(q)]
+
+
+def get_account(url: str, username: str) -> Account | None:
+    with session_scope(url) as s:
+        p = s.scalar(select(Learner).options(selectinload(Learner.unit), selectinload(Learner.credential))
+                     .where(Learner.username == username))
+        return _account(p) if p is not None else None
+
+
+def _person(s, username: str) -> Learner:
+    p = s.scalar(select(Learner).where(Learner.username == username).with_for_update())
+    if p is None:
+        raise ValueError(f"账号 {username} 不存在。")
+    return p
+
+
+def _other_active_admins(s, username: str) -> int:
+    return s.scalar(select(func.count()).select_from(Learner).where(
+        Learner.active.is_(True), Learner.role == Role.admin, Learner.username != username)) or 0
+
+
+def reset_password(url: str, username: str, *, actor: str, client: str | None = None) -> str:
+    """A new initial password (returned once, never stored in clear), changed at next login."""
+    password = initial_password()
+    with session_scope(url) as s:
+        p = _person(s, username)
+        if p.credential is None:
+            p.credential = Credential(password_hash=hash_password(password))
+        else:
+            p.credential.password_hash = hash_password(password)
+        p.credential.must_change = True
+        p.credential.failed_attempts = 0
+        p.credential.locked_until = None
+        audit.add(s, actor=actor, action="reset_password", target=username,
+                  detail={"must_change": True}, client=client)
+    return password
+
+
+def unlock(url: str, username: str, *, actor: str, client: str | None = None) -> None:
+    """Clear the failure count (the hub clears its in-memory throttle for the account too)."""
+    with session_scope(url) as s:
+        p = _person(s, username)
+        before = int(p.credential.failed_attempts or 0) if p.credential else 0
+        if p.credential is not None:
+            p.credential.failed_attempts = 0
+            p.credential.locked_until = None
+        audit.add(s, actor=actor, action="unlock", target=username,
+                  detail={"failed_attempts_before": before}, client=client)
+
+
+def set_active(url: str, username: str, active: bool, *, actor: str, client: str | None = None) -> bool:
+    """Deactivate or reactivate; False when it already was so (still audited). Never deactivates
+    the last active administrator (nor lets an administrator deactivate themself)."""
+    with session_scope(url) as s:
+        p = _person(s, username)
+        if not active:
+            if username == actor:
+                raise ValueError("不能停用自己的账号。")
+            if p.role == Role.admin and p.active and _other_active_admins(s, username) == 0:
+                raise ValueError("这是最后一个启用的管理员，不能停用。")
+        changed = bool(p.active) != active
+        p.active = active
+        audit.add(s, actor=actor, action="reactivate" if active else "deactivate", target=username,
+                  detail={"changed": changed}, client=client)
+        return changed
+
+
+def set_role(url: str, username: str, role: str | Role, *, actor: str, client: str | None = None) -> bool:
+    """Change a person's role (``learner``/``trainer``/``admin`` or 学员/讲师/管理员); False
+    when unchanged. The last active administrator keeps the role."""
+    new = role if isinstance(role, Role) else ROLE_BY_LABEL.get(str(role).strip())
+    if new is None:
+        raise ValueError(f"角色“{role}”无效，应为：学员、讲师或管理员。")
+    with session_scope(url) as s:
+        p = _person(s, username)
+        old = p.role
+        if old == Role.admin and new != Role.admin and p.active and _other_active_admins(s, username) == 0:
+            raise ValueError("这是最后一个启用的管理员，不能变更其角色。")
+        p.role = new
+        audit.add(s, actor=actor, action="change_role", target=username,
+                  detail={"from": old.value, "to": new.value}, client=client)
+        return old != new
+
+
+def hub_groups_of(url: str, username: str) -> set[str]:
+    """The managed hub groups (``people.MANAGED_PREFIXES``) this person belongs in now: the
+    same rule as :func:`grading.records.people.hub_groups` (none when inactive)."""
+    with session_scope(url) as s:
+        p = s.scalar(select(Learner).where(Learner.username == username))
+        if p is None or not p.active:
+            return set()
+        groups = {ROLE_GROUP.format(p.role.value), AUDIENCE_GROUP.format(p.audience.value)}
+        unit = s.get(Unit, p.unit_id)
+        while unit is not None:
+            groups.add(UNIT_GROUP.format(unit.id))
+            unit = s.get(Unit, unit.parent_id) if unit.parent_id is not None else None
+        return groups

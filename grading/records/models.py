@@ -317,3 +317,20 @@ class Paper(Base):
     questions: Mapped[list] = mapped_column(JSON, default=list)
     bank_digest: Mapped[str] = mapped_column(String(128), default="")
     drawn_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One administrative act (who, when, what, from where), append-only: the application only
+    inserts and reads (:mod:`grading.records.audit`); the migration also makes the database
+    refuse UPDATE and DELETE. ``detail`` never holds a password or a hash."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_at", "at"), Index("ix_audit_target", "target"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+    client: Mapped[str | None] = mapped_column(String(64))

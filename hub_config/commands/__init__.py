@@ -2,6 +2,7 @@
 
 Each area registers its command group here (one line each)."""
 
+from hub_config.commands.account import account
 from hub_config.commands.course import campaign, course
 from hub_config.commands.db import db
 from hub_config.commands.grade import grade
@@ -11,4 +12,4 @@ from hub_config.commands.report import report
 from hub_config.commands.roster import roster
 from hub_config.commands.up import up
 
-COMMANDS = [db, report, backup, restore, logs, up, grade, roster, course, campaign, load]
+COMMANDS = [db, report, backup, restore, logs, up, grade, roster, account, course, campaign, load]
