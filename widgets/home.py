@@ -43,6 +43,11 @@ def server_prefix() -> str:
     return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/").rstrip("/") + "/"
 
 
+def hub_page(path: str) -> str:
+    """URL of a hub page (e.g. 修改密码), from the hub's base URL the spawner passes in."""
+    return quote(os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/" + path, safe="/")
+
+
 def voila_url(*parts: str) -> str:
     return server_prefix() + "voila/render/" + "/".join(quote(p) for p in parts)
 
@@ -228,7 +233,9 @@ class MyLearning(W.VBox):
         # wrong answers of every course, practised again without effect on scores
         self.wrongbook_link = W.HTML(
             f"<a href='{voila_url(WRONGBOOK_PAGE)}' target='_self'>我的错题本</a>"
-            "<span style='color:#666'>（答错的题目，再练一遍）</span>", layout=W.Layout(width="100%"))
+            "<span style='color:#666'>（答错的题目，再练一遍）</span>"
+            f" · <a href='{hub_page('xuefa/password')}' target='_top'>修改密码</a>",
+            layout=W.Layout(width="100%"))
         super().__init__([self.header, self.wrongbook_link, self.required, self.elective,
                           self.refresh_button],
                          layout=W.Layout(width="100%", max_width="900px"), **kw)
