@@ -486,7 +486,7 @@ def slots(blueprint: Blueprint) -> list[tuple[str, Section]]:
     return out
 
 
-def rules_text(spec: CourseSpec, exam: ExamSpec) -> list[str]:
+def rules_text(exam: ExamSpec) -> list[str]:
     """The exam rules as a learner reads them (zh-CN bullet lines)."""
     lines = [f"每次提交都计为一次考试，共 {exam.attempts} 次机会，"
              + ("以最高一次成绩为准。" if exam.counts == "best" else "以最后一次成绩为准。")]
@@ -502,6 +502,8 @@ def rules_text(spec: CourseSpec, exam: ExamSpec) -> list[str]:
                   "always": "每次提交后都可查看正确答案和解析。",
                   "never": "本测试不公布正确答案和解析。"}[exam.key])
     lines.append("每次考试的题目由系统从题库中为您单独抽取；答案随作答自动保存，可以关闭页面稍后继续。")
+    # a campaign's exam: block may change these after publish; the paper shows the rules in force
+    lines.append("剩余考试次数和截止时间以试卷上方显示的为准。")
     return lines
 
 
@@ -518,7 +520,7 @@ def slot_notebook(spec: CourseSpec, exam: ExamSpec | None = None) -> nbformat.No
         f'         notebook="{spec.assessment.file}", lesson="assessment")', metadata=_nbg("setup"))]
     parts = "、".join(f"{TYPE_LABELS_ZH[s.type]} {s.count} 道（每道 {s.points:g} 分）" for s in bp.sections)
     bullets = [f"共 {bp.count} 题：{parts}；满分 {spec.points:g} 分，{spec.pass_mark:g} 分合格。",
-               *rules_text(spec, exam), "全部作答后，点击页面底部的 **提交**。"]
+               *rules_text(exam), "全部作答后，点击页面底部的 **提交**。"]
     cells.append(new_markdown_cell(
         f"# {spec.title} · {spec.assessment.title}\n\n" + "\n".join(f"- {b}" for b in bullets),
         metadata=_nbg("instructions")))
