@@ -50,6 +50,10 @@ class Journey:
     score: int  # of 100
     results_say: tuple[str, ...]  # in the results (answers as option text)
     required: bool = False
+    # a drawn paper: attempt 1 is submitted blank and fails; the key and 解析 (these texts)
+    # must stay off the page until the attempt that passes
+    fail_first: bool = False
+    explanations: tuple[str, ...] = ()
 
 
 # --- 平台入门 (elective for every audience): a fixed choice of answers, 6 of 10 right --------
@@ -83,9 +87,15 @@ PINGTAI = Journey("pingtai_rumen", "平台入门", pingtai_answer, pingtai_still
 # options are shuffled per learner, so answers are clicked by option text, never by letter.
 
 def answer_key(course_id: str) -> list[dict]:
-    """The assessment's questions in page order, each {type, id, stem, options, points, key,
-    questions (case)}; read from courses/<id>/source/module/assessment.ipynb the way
-    ``xuefa course validate`` reads it."""
+    """The assessment's questions, each {type, id, stem, options, points, key, questions (case)}:
+    from the course's question bank (``bank.yaml``: the learner's paper is drawn from it), else
+    from the hand-written assessment notebook's hidden tests, read the way ``xuefa course
+    validate`` reads them."""
+    bank = REPO / "courses" / course_id / "bank.yaml"
+    if bank.exists():
+        from grading.content.bank import load_bank
+
+        return [dict(q) for q in load_bank(bank).questions]
     from grading.content.validate import read_notebook
 
     info = read_notebook(REPO / "courses" / course_id / "source" / "module" / "assessment.ipynb")
@@ -97,6 +107,15 @@ def answer_key(course_id: str) -> list[dict]:
             sub["key"] = q["key"].get(sub["id"])
         questions.append(q)
     return questions
+
+
+def explanations(questions: list[dict]) -> list[str]:
+    out = []
+    for q in questions:
+        e = q.get("explanation")
+        out += [e] if isinstance(e, str) and e else list(e.values()) if isinstance(e, dict) else []
+        out += explanations(q.get("questions") or [])
+    return out
 
 
 def question_box(page, stem: str):
@@ -159,7 +178,9 @@ def keyed_journey(course_id: str, title: str) -> Journey:
     first = questions[0]
     # the expected score is what the clickable questions are worth (ordering is left out)
     return Journey(course_id, title, answer, reloaded, int(sum(click_points(q) for q in questions)),
-                   (f"你的答案：{option_text(first, first['key'])}",), required=True)
+                   (f"你的答案：{option_text(first, first['key'])}",), required=True,
+                   fail_first=(REPO / "courses" / course_id / "bank.yaml").exists(),
+                   explanations=tuple(explanations(questions)))
 
 
 def click_points(q: dict) -> float:
@@ -253,6 +274,10 @@ def run_journey(page, url: str, username: str, shot, prefix: str, j: Journey = P
     page.get_by_role("button", name="提交").wait_for(timeout=PAGE_TIMEOUT)
     no_code_visible(page)
     fits_width(page)
+    attempt = 1
+    if j.fail_first:
+        fail_then_new_paper(page, j, shot, prefix)
+        attempt = 2
     j.answer(page)
     page.wait_for_timeout(1500)  # answers are saved by the kernel on change
     shot(page, f"{prefix}-06-assessment-answered")
@@ -269,7 +294,7 @@ def run_journey(page, url: str, username: str, shot, prefix: str, j: Journey = P
     shot(page, f"{prefix}-07-submitted")
     # the receipt speaks of questions, not of the files nbgrader moved
     assert re.search(r"共 \d+ 题，已作答 \d+ 题", receipt.inner_text()), receipt.inner_text()
-    score = page.get_by_text(re.compile(r"第 1 次提交：[\d.]+ / 100 分"))
+    score = page.get_by_text(re.compile(rf"第 {attempt} 次提交：[\d.]+ / 100 分"))
     score.wait_for(timeout=PAGE_TIMEOUT)
     page.get_by_text("解析：").first.wait_for()
     page.get_by_text("法律依据：").first.wait_for()
@@ -278,7 +303,7 @@ def run_journey(page, url: str, username: str, shot, prefix: str, j: Journey = P
     fits_width(page)
     no_code_visible(page)
     text = score.inner_text()
-    assert f"第 1 次提交：{j.score} / 100 分 · 已通过" in text, text
+    assert f"第 {attempt} 次提交：{j.score} / 100 分 · 已通过" in text, text
     results = page.locator(".widget-html", has_text="次提交").last.inner_text()
     # answers as the learner saw them: option text, not stored letters or JSON
     for said in j.results_say:
@@ -292,6 +317,27 @@ def run_journey(page, url: str, username: str, shot, prefix: str, j: Journey = P
     card.get_by_text(f"最高 {j.score} 分").first.wait_for()
     card.scroll_into_view_if_needed()
     shot(page, f"{prefix}-09-my-learning-after")
+
+
+def fail_then_new_paper(page, j: Journey, shot, prefix: str) -> None:
+    """Attempt 1 of a drawn paper (3 allowed): 提交 with nothing answered → 0 points, 未通过, told
+    what was wrong and how many submissions are left, but neither the key nor any 解析 reaches
+    the page (the default rule: only after passing); then 再次作答 fetches attempt 2's paper."""
+    page.get_by_text(re.compile(r"第 1 次作答，共 3 次机会")).first.wait_for(timeout=PAGE_TIMEOUT)
+    page.get_by_role("button", name="提交").click()
+    score = page.get_by_text(re.compile(r"第 1 次提交：0 / 100 分 · 未通过"))
+    score.wait_for(timeout=PAGE_TIMEOUT)
+    page.get_by_text(re.compile(r"已提交 1/3 次；还可提交 2 次")).first.wait_for()
+    score.scroll_into_view_if_needed()
+    shot(page, f"{prefix}-06a-failed-attempt")
+    no_code_visible(page)
+    body, markup = page.inner_text("body"), page.content()
+    assert "正确答案：" not in body and "解析：" not in body, body[-1500:]
+    leaked = [e for e in j.explanations if e in markup]
+    assert not leaked, f"解析 on the page before passing: {leaked[:3]}"
+    page.get_by_role("button", name="再次作答").click()
+    page.get_by_text(re.compile(r"第 2 次作答，共 3 次机会")).first.wait_for(timeout=PAGE_TIMEOUT)
+    shot(page, f"{prefix}-06b-second-paper")
 
 
 def learner_lab_has_no_nbgrader(page, url: str, username: str) -> None:
