@@ -29,6 +29,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from grading.records.exams import PRIVATE_FIELDS, public_question
 from grading.content.courses import (  # noqa: F401 (Blueprint, ExamSpec, Section: re-exported, callers name them here)
     BANK_TYPES,
     DIFFICULTIES,
@@ -47,7 +48,7 @@ BANK_FILE = "bank.yaml"
 QID_RE = r"^[a-z0-9_]{1,32}$"
 LAW_RE = re.compile(r"《[^》]{2,}》")
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-SECRET_FIELDS = ("key", "explanation", "partial")
+SECRET_FIELDS = PRIVATE_FIELDS
 DRAW_TRIES = 500
 CHECK_SEEDS = 50
 
@@ -422,11 +423,9 @@ def draw(bank: Bank, blueprint: Blueprint, seed: int) -> list[dict]:
 
 
 def public(q: dict) -> dict:
-    """What a learner may see of a drawn question: no key, explanation or partial-credit rule."""
-    out = {k: copy.deepcopy(v) for k, v in q.items() if k not in SECRET_FIELDS}
-    if "questions" in out:
-        out["questions"] = [{k: v for k, v in s.items() if k not in SECRET_FIELDS} for s in out["questions"]]
-    return out
+    """What a learner may see of a drawn question: no key, explanation or partial-credit rule
+    (the records service hands out exactly this; one definition, in the records room)."""
+    return copy.deepcopy(public_question(q))
 
 
 def correct_answers(paper: list[dict]) -> dict[str, Any]:
