@@ -32,6 +32,12 @@ ACTION_LABELS = {
     "change_role": "变更角色",
     "change_password": "本人修改密码",
 }
+# detail keys and values as an administrator reads them (the stored JSON keeps stable codes)
+DETAIL_LABELS = {
+    "from": "原角色", "to": "新角色", "changed": "状态有变化",
+    "failed_attempts_before": "解锁前连续失败次数", "must_change": "须修改密码",
+}
+_VALUE_LABELS = {"learner": "学员", "trainer": "讲师", "admin": "管理员", True: "是", False: "否"}
 _SECRET_WORDS = ("password", "passwd", "hash", "secret", "token", "密码")
 HEADER = ["时间（UTC）", "操作人", "操作", "对象账号", "详情", "来源地址"]
 
@@ -51,7 +57,10 @@ class Entry:
 
     @property
     def detail_text(self) -> str:
-        return "；".join(f"{k}={v}" for k, v in sorted(self.detail.items()))
+        def show(v):
+            return _VALUE_LABELS.get(v, v) if isinstance(v, (str, bool)) else v
+
+        return "；".join(f"{DETAIL_LABELS.get(k, k)}：{show(v)}" for k, v in sorted(self.detail.items()))
 
 
 def _clean(detail: dict | None) -> dict:

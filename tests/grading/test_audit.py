@@ -95,6 +95,7 @@ def test_role_change_moves_the_hub_role_group_and_is_audited(people):
     assert {g for g in groups if g.startswith("unit-")} and "audience-cadre" in groups
     [e] = all_rows(people)
     assert e.detail == {"from": "learner", "to": "trainer"} and e.action_label == "变更角色"
+    assert e.detail_text == "原角色：学员；新角色：讲师"
     with pytest.raises(ValueError, match="角色"):
         accounts.set_role(people, "zhangsan", "boss", actor="admin1")
 
