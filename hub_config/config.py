@@ -10,6 +10,7 @@ them without starting a hub. It reads its environment:
 ``XUEFA_DISABLE_SERVICES``  comma-separated managed services to leave out
 ``XUEFA_SSL_CERT``, ``XUEFA_SSL_KEY``  PEM certificate (chain) and key: the proxy serves HTTPS
 ``XUEFA_LOG_FILES``, ``XUEFA_LOG_MAX_MB``, ``XUEFA_LOG_BACKUPS``  log files (:mod:`hub_config.logpipe`)
+``XUEFA_MAX_CONCURRENT_STARTS``  servers started at once; more wait in the start queue
 
 It writes nothing: what belongs to "this hub run" (a fresh ``xuefa-cli`` API token, the hub
 URL for the CLI, the zh-CN JupyterLab settings override) is written by ``xuefa up`` before the
@@ -42,6 +43,7 @@ LEARNER_DEFAULT_URL = "/voila/render/" + quote(HOME_NOTEBOOK)
 TRAINER_DEFAULT_URL = "/lab"
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 8000
+MAX_STARTS_VAR = "XUEFA_MAX_CONCURRENT_STARTS"
 
 log = logging.getLogger("xuefa.config")
 
@@ -115,6 +117,12 @@ def configure_spawner(c, datadir: DataDir) -> None:
     # slowly is better than one given up on (a 50-learner burst on 2 cores took up to 85 s)
     c.Spawner.start_timeout = 240
     c.Spawner.http_timeout = 180
+    # a burst waits in XuefaSpawner's start queue (place and estimate on the spawn page, the
+    # wait not counted in start_timeout) instead of JupyterHub's default of refusing the
+    # 101st pending spawn with a 429 "try again later": the queue bounds the real starts
+    c.JupyterHub.concurrent_spawn_limit = 0
+    if os.environ.get(MAX_STARTS_VAR, "").strip():
+        c.XuefaSpawner.max_concurrent_starts = max(1, int(os.environ[MAX_STARTS_VAR]))
     c.Spawner.group_overrides = {
         "10-learners-land-on-my-learning": {
             "groups": [xroles.LEARNER_GROUP],

@@ -18,19 +18,39 @@ process and CPU cap. All are traits, so an operator can tune them.
 
 Without root every server runs as the hub's own unix user (a development or demo set-up): a loud
 warning is logged at every spawn because learners could then read each other's files.
+
+Bursts: a learning month's last morning brings a whole township at once, more server starts
+than the CPUs can do together. JupyterHub's own answer (``concurrent_spawn_limit``) refuses the
+excess with a 429 and its ``start_timeout`` gives up starts that were merely slow because of
+the crowd. Here instead at most :attr:`XuefaSpawner.max_concurrent_starts` servers start at
+once (:class:`StartQueue`, one per hub process, first come first served); the others wait in
+:meth:`XuefaSpawner.run_pre_spawn_hook`, which JupyterHub awaits *before* it starts timing
+``start()``, so waiting in the queue never counts against ``start_timeout``. A slot is held
+until the server answers HTTP (the expensive part of a start happens after the process is
+forked). Meanwhile the spawn-pending page shows, in Chinese, each person's place and an
+estimate from a moving average of recent start durations (:meth:`XuefaSpawner.progress`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import html
+import inspect
 import json
+import math
 import os
 import pwd
 import stat
 import subprocess
 import sys
+import time
+from collections import deque
 from pathlib import Path
+from typing import ClassVar
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from tornado.httpclient import AsyncHTTPClient
 from traitlets import Float, Integer, Unicode, default
 
 from grading.host import sysusers
@@ -55,6 +75,195 @@ LEARNER_CONFIG = Path(__file__).resolve().parent / "learner_config"
 # course and assignment lists are off in their own server: it has no course of its own (the
 # courses' formgraders are the hub services formgrader-<course>, linked from the hub home)
 TRAINER_CONFIG = Path(__file__).resolve().parent / "trainer_config"
+
+
+# a first guess of one server start (seconds) until the queue has measured some
+INITIAL_START_ESTIMATE = 15.0
+
+
+class StartTicket:
+    """One spawn's place in a :class:`StartQueue`."""
+
+    __slots__ = ("owner", "queued_at", "started_at", "future")
+
+    def __init__(self, owner: str, now: float):
+        self.owner = owner
+        self.queued_at = now
+        self.started_at: float | None = None
+        self.future: asyncio.Future | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.started_at is None
+
+    def __repr__(self):
+        return f"<StartTicket {self.owner} {'waiting' if self.waiting else 'starting'}>"
+
+
+class StartQueue:
+    """First come, first served: at most ``limit`` tickets hold a start slot at once.
+
+    ``enqueue`` takes a place (a free slot at once when nobody waits), ``wait`` until the slot
+    is yours, ``release`` when the start is over (idempotent; a successful start's duration
+    feeds the moving average behind :meth:`estimate`). A waiter cancelled (its spawn stopped)
+    leaves the queue, or hands on the slot it was just given. Pure asyncio: one per hub
+    process, shared by all spawners (JupyterHub runs them in one event loop)."""
+
+    def __init__(self, limit: int = 1, initial_estimate: float = INITIAL_START_ESTIMATE,
+                 window: int = 20, clock=time.monotonic):
+        self.limit = max(1, int(limit))
+        self.initial_estimate = initial_estimate
+        self.clock = clock
+        self._waiting: list[StartTicket] = []
+        self._running: list[StartTicket] = []
+        self._durations: deque[float] = deque(maxlen=window)
+        self._listeners: set[asyncio.Future] = set()
+
+    # --- state -----------------------------------------------------------------------------
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def average(self) -> float:
+        """Moving average of the last starts' durations (the first guess before any)."""
+        if not self._durations:
+            return self.initial_estimate
+        return sum(self._durations) / len(self._durations)
+
+    def ahead(self, ticket: StartTicket) -> int:
+        """How many people wait before ``ticket`` (0 once it is next or started)."""
+        try:
+            return self._waiting.index(ticket)
+        except ValueError:
+            return 0
+
+    def estimate(self, ticket: StartTicket) -> float:
+        """Seconds until ``ticket`` gets a slot: each busy slot frees after the average start
+        less what it has run already, then every waiter ahead takes the earliest free slot
+        for one average start."""
+        if not ticket.waiting or ticket not in self._waiting:
+            return 0.0
+        avg = self.average()
+        now = self.clock()
+        # a start running longer than the average is assumed nearly done, not already done
+        free = [max(avg - (now - t.started_at), min(1.0, avg)) for t in self._running]
+        free += [0.0] * max(self.limit - len(free), 0)
+        heapq.heapify(free)
+        for t in self._waiting:
+            at = heapq.heappop(free)
+            if t is ticket:
+                return at
+            heapq.heappush(free, at + avg)
+        return 0.0  # not reached: ticket is in _waiting
+
+    # --- moves -----------------------------------------------------------------------------
+    def enqueue(self, owner: str) -> StartTicket:
+        ticket = StartTicket(owner, self.clock())
+        self._waiting.append(ticket)
+        self._fill()
+        self._notify()
+        return ticket
+
+    async def wait(self, ticket: StartTicket) -> StartTicket:
+        """Return when ``ticket`` holds a slot; on cancellation leave the queue (or pass on
+        the slot given in the meantime) and re-raise."""
+        if not ticket.waiting:
+            return ticket
+        if ticket.future is None or ticket.future.done():
+            ticket.future = asyncio.get_running_loop().create_future()
+        try:
+            await ticket.future
+        except BaseException:
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+                self._fill()
+                self._notify()
+            else:
+                self.release(ticket, record=False)
+            raise
+        return ticket
+
+    async def acquire(self, owner: str) -> StartTicket:
+        return await self.wait(self.enqueue(owner))
+
+    def release(self, ticket: StartTicket | None, record: bool = True) -> None:
+        """Give back ``ticket``'s slot (or its place, when still waiting). Idempotent."""
+        if ticket is None:
+            return
+        if ticket in self._running:
+            self._running.remove(ticket)
+            if record and ticket.started_at is not None:
+                self._durations.append(max(self.clock() - ticket.started_at, 0.0))
+        elif ticket in self._waiting:
+            self._waiting.remove(ticket)
+            if ticket.future is not None and not ticket.future.done():
+                ticket.future.cancel()
+        else:
+            return
+        self._fill()
+        self._notify()
+
+    def _fill(self) -> None:
+        while self._waiting and len(self._running) < self.limit:
+            ticket = self._waiting.pop(0)
+            ticket.started_at = self.clock()
+            self._running.append(ticket)
+            if ticket.future is not None and not ticket.future.done():
+                ticket.future.set_result(None)
+
+    # --- watching --------------------------------------------------------------------------
+    async def changed(self, timeout: float) -> None:
+        """Return at the next move in the queue, or after ``timeout`` seconds."""
+        fut = asyncio.get_running_loop().create_future()
+        self._listeners.add(fut)
+        try:
+            await asyncio.wait([fut], timeout=timeout)
+        finally:
+            self._listeners.discard(fut)
+
+    def _notify(self) -> None:
+        for fut in list(self._listeners):
+            if not fut.done():
+                fut.set_result(None)
+        self._listeners.clear()
+
+
+def human_wait(seconds: float) -> str:
+    """An estimate as people say it: whole minutes from one minute on, else 5-second steps."""
+    if seconds >= 60:
+        return f"{math.ceil(seconds / 60)} 分钟"
+    return f"{max(5, 5 * math.ceil(seconds / 5))} 秒"
+
+
+def queue_event(ahead: int, eta: float) -> dict:
+    """The progress event of a spawn waiting in the start queue."""
+    who = f"您前面还有 {ahead} 人" if ahead else "马上轮到您"
+    return {
+        "progress": 10,
+        "message": f"正在排队：{who}，预计约 {human_wait(eta)}后开始。请保持本页打开，无需刷新。",
+        "queue": {"ahead": ahead, "eta_seconds": round(eta)},
+    }
+
+
+def ready_event_zh(spawner, event: dict) -> dict:
+    """``Spawner.progress_ready_hook``: JupyterHub's "Server ready at …" in Chinese."""
+    url = event.get("url", "")
+    event["message"] = "学习空间已就绪，正在进入……"
+    event["html_message"] = (f'学习空间已就绪，正在进入……（<a href="{html.escape(url, quote=True)}">'
+                             "如未自动跳转，请点此进入</a>）")
+    return event
+
+
+def default_max_concurrent_starts() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, 2 * cpus)
 
 
 def ensure_system_user(username: str, home: Path) -> pwd.struct_passwd:
@@ -247,6 +456,30 @@ class XuefaSpawner(LocalProcessSpawner):
         "and grading further at the cost of page and spawn times.",
     ).tag(config=True)
 
+    max_concurrent_starts = Integer(
+        help="Servers started at once by this hub (default: 2 per CPU this process may use). "
+        "Further logins wait in a first-come-first-served queue with their place and an "
+        "estimate on the spawn page, instead of being refused or timed out. The queue time does "
+        "not count against start_timeout. $XUEFA_MAX_CONCURRENT_STARTS sets it too.",
+    ).tag(config=True)
+
+    # one queue per hub process: every spawner of every person shares it
+    start_queue: ClassVar[StartQueue] = StartQueue(limit=default_max_concurrent_starts())
+
+    @default("max_concurrent_starts")
+    def _default_max_concurrent_starts(self):
+        return default_max_concurrent_starts()
+
+    @default("progress_ready_hook")
+    def _default_progress_ready_hook(self):
+        return ready_event_zh
+
+    # this spawn's place in the start queue and how far it got: None (not yet asked for a
+    # place), "queued", "starting" (slot held, process being made), "loading" (process
+    # running, not answering yet), "done"
+    _start_ticket: StartTicket | None = None
+    _start_phase: str | None = None
+
     @default("data_dir")
     def _default_data_dir(self):
         return str(DataDir.from_env().root)
@@ -413,7 +646,127 @@ class XuefaSpawner(LocalProcessSpawner):
             self.log.warning("我的学习 not installed for %s: %s", self.user.name, exc)
         return None
 
+    # --- the start queue -------------------------------------------------------------------
+    async def run_pre_spawn_hook(self):
+        """Wait for a start slot, then run any configured ``pre_spawn_hook``.
+
+        JupyterHub 6.1.1's ``User.spawn`` awaits this before it wraps ``start()`` in
+        ``asyncio.wait_for(..., start_timeout)``: time spent here is never counted as a slow
+        start, and a stop (the page's cancel button) cancels the wait, leaving the queue."""
+        queue = self.start_queue
+        queue.limit = max(1, int(self.max_concurrent_starts))
+        self.start_queue.release(self._start_ticket, record=False)  # a leftover, if any
+        self._start_phase = "queued"
+        ticket = self._start_ticket = queue.enqueue(self.user.name)
+        if ticket.waiting:
+            self.log.info("%s waits to start: %d ahead, %d starting, about %.0f s",
+                          self._log_name, queue.ahead(ticket), queue.running,
+                          queue.estimate(ticket))
+        try:
+            await queue.wait(ticket)
+            waited = ticket.started_at - ticket.queued_at
+            if waited >= 1:
+                self.log.info("%s starts after %.1f s in the start queue", self._log_name, waited)
+            self._start_phase = "starting"
+            result = super().run_pre_spawn_hook()
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except BaseException:
+            self._end_start(record=False)
+            raise
+
+    def _end_start(self, record: bool) -> None:
+        """Give back this spawn's start slot (or queue place); safe to call more than once."""
+        ticket, self._start_ticket = self._start_ticket, None
+        self.start_queue.release(ticket, record=record)
+        self._start_phase = "done"
+
+    def run_post_stop_hook(self):
+        # a spawn that failed between the queue and start() must not keep its slot
+        self._end_start(record=False)
+        return super().run_post_stop_hook()
+
+    async def wait_responsive(self, url) -> None:
+        """Hold the start slot until the server answers HTTP (as JupyterHub's own wait does:
+        ``<base_url>api``), up to ``http_timeout``; raise if the process exits first."""
+        if isinstance(url, str):
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port
+        else:
+            host, port = url
+        host = f"[{host}]" if host and ":" in host else (host or "127.0.0.1")
+        target = f"http://{host}:{port}{self.server.base_url if self.server else '/'}api"
+        client = AsyncHTTPClient()
+        deadline = time.monotonic() + self.http_timeout
+        delay = 0.1
+        while time.monotonic() < deadline:
+            status = await self.poll()
+            if status is not None:
+                raise RuntimeError(f"学习空间进程启动后即退出（退出码 {status}），请联系管理员查看日志")
+            try:
+                await client.fetch(target, request_timeout=5, raise_error=False,
+                                   follow_redirects=False)
+                return
+            except Exception:  # noqa: BLE001 - not listening yet: try again shortly
+                pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        self.log.warning("%s did not answer within %s s; JupyterHub keeps waiting",
+                         self._log_name, self.http_timeout)
+
+    async def _generate_progress(self):
+        """JupyterHub's wrapper of :meth:`progress`, with its first event in Chinese."""
+        if not self._spawn_pending:
+            return
+        yield {"progress": 0, "message": "已收到开启学习空间的请求"}
+        gen = self.progress()
+        try:
+            async for event in gen:
+                yield event
+        finally:
+            await gen.aclose()
+
+    async def progress(self):
+        """Chinese progress events: the place in the start queue and the estimate while
+        waiting (again whenever either changes), then the start itself. JupyterHub stops
+        reading when the spawn is over and then sends the ready (or failed) event."""
+        queue = self.start_queue
+        shown = None
+        while True:
+            phase, ticket = self._start_phase, self._start_ticket
+            if phase == "queued" and ticket is not None and ticket.waiting:
+                ahead, eta = queue.ahead(ticket), queue.estimate(ticket)
+                event = queue_event(ahead, eta)
+                if (ahead, human_wait(eta)) != shown:
+                    shown = (ahead, human_wait(eta))
+                    yield event
+                await queue.changed(timeout=5)
+                continue
+            if phase in ("starting", "loading") and shown != "starting":
+                shown = "starting"
+                yield {"progress": 40, "message": "轮到您了：正在创建学习空间……"}
+            if phase == "loading":
+                yield {"progress": 70, "message": "学习空间已创建，正在加载页面……"}
+                return
+            # before the spawn reached the queue, or in between phases
+            await asyncio.sleep(0.3)
+
     async def start(self):
+        # the queue phase ends here whatever happens (cancelled by start_timeout included)
+        succeeded = False
+        try:
+            url = await self._start_server()
+            self._start_phase = "loading"
+            await self.wait_responsive(url)
+            succeeded = True
+            return url
+        finally:
+            self._end_start(record=succeeded)
+
+    async def _start_server(self):
         if is_root():
             entry = ensure_system_user(self.unix_name, self.home_dir)
             self.install_skeleton(entry.pw_uid, entry.pw_gid)
@@ -432,5 +785,5 @@ class XuefaSpawner(LocalProcessSpawner):
         return await super().start()
 
 
-__all__ = ["XuefaSpawner", "ensure_lab_locale", "ensure_system_user", "is_root",
+__all__ = ["StartQueue", "XuefaSpawner", "ensure_lab_locale", "ensure_system_user", "is_root",
            "reachable_by_others", "shared_interpreter", "system_username"]
