@@ -523,8 +523,9 @@ def bench(workdir: Path, n: int, *, tries: int = 20, workers: int | None = None,
         if paper_users:
             shutil.copytree(batch_dd.exchange / PAPER_COURSE / "inbound",
                             svc_dd.exchange / PAPER_COURSE / "inbound", dirs_exist_ok=True)
-            wait_results(svc_dd.records_db_url, PAPER_COURSE, len(paper_users),
-                         timeout=max(300, 10 * len(paper_users)))
+            paper_s = wait_results(svc_dd.records_db_url, PAPER_COURSE, len(paper_users),
+                                   timeout=max(300, 10 * len(paper_users)))
+            echo(f"  papers, service (warm): {paper_s:.1f} s for {len(paper_users)} submissions")
             svc_papers = service_scores(svc_dd.records_db_url, PAPER_COURSE)
             pkinds = {u: PAPER_KINDS[i % len(PAPER_KINDS)] for i, u in enumerate(paper_users)}
             paper_differ = _mismatches("expected", paper_users, pkinds, expected, svc_papers, echo)
