@@ -1,4 +1,4 @@
-"""``xuefa course validate|publish`` and ``xuefa campaign load``."""
+"""``xuefa course validate|publish|bank export|bank import`` and ``xuefa campaign load``."""
 
 from __future__ import annotations
 
@@ -87,6 +87,53 @@ def publish(datadir, courses: tuple[str, ...], all_: bool, skip_validate: bool) 
             raise click.ClickException(str(e)) from e
         click.echo(f"已发布 published {rep.course_id}（{rep.title}，满分 {rep.max_score:g}）→ "
                    f"{'、'.join(rep.audience)}")
+
+
+@course.group("bank")
+def bank() -> None:
+    """A course's question bank (题库) as an Excel workbook."""
+
+
+@bank.command("export")
+@click.argument("course_name", metavar="COURSE")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .xlsx file to write (it holds the keys: created 0600).")
+def bank_export(course_name: str, output: Path) -> None:
+    """Write COURSE's bank.yaml as an .xlsx workbook (a course without one: the empty template)."""
+    from grading.content.bank import BANK_FILE, Bank, load_bank
+    from grading.content.bankxlsx import export_xlsx
+    from grading.content.courses import FormatError
+
+    (path,) = _course_paths((course_name,))
+    try:
+        b = load_bank(path) if (path / BANK_FILE).exists() else Bank([])
+        export_xlsx(b, output)
+    except (FormatError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"已导出 {path.name} 题库 {len(b.questions)} 道题 → {output}"
+               + ("" if b.questions else "（空题库：模板和一道示例题）"))
+
+
+@bank.command("import")
+@click.argument("course_name", metavar="COURSE")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check FILE and show what would change; write nothing.")
+def bank_import(course_name: str, file: Path, dry_run: bool) -> None:
+    """Replace COURSE's bank.yaml by the bank in FILE (.xlsx), only if the whole file is valid."""
+    from grading.content.bankxlsx import BankXlsxError, import_into_course
+    from grading.content.courses import FormatError
+
+    (path,) = _course_paths((course_name,))
+    try:
+        rep = import_into_course(path, file, dry_run=dry_run)
+    except BankXlsxError as e:
+        for line in e.lines:
+            click.echo(f"    {line}")
+        raise click.ClickException(f"{file.name} 有 {len(e.lines)} 个问题，题库未作任何修改") from e
+    except FormatError as e:
+        raise click.ClickException(str(e)) from e
+    verb = "检查通过（--dry-run，未写入）" if dry_run else ("已导入" if rep.written else "题库没有变化")
+    click.echo(f"{verb} {path.name}：共 {len(rep.bank.questions)} 道题；{rep.summary()}")
 
 
 @click.group()
