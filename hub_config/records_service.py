@@ -38,7 +38,13 @@ from tornado.httpserver import HTTPServer
 from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
 
+# imported with the service, not at the first paper request: importing the bank's code
+# (pydantic models, nbformat) took seconds on a loaded machine, longer than a learner waits
+from grading.content import bank as banks
+from grading.content.courses import FormatError, load_course
 from grading.records import events as records
+from grading.records.db import session_scope
+from grading.records.models import Course, Learner
 from grading.records import exams, learner_home, migrate, papers
 from grading.host.datadir import DataDir
 from grading.host.perms import private_umask
@@ -171,10 +177,6 @@ class PaperError(Exception):
 
 def draw_paper(db_url: str, datadir: DataDir, username: str, course: str, assignment: str) -> dict:
     """The learner's paper for their next attempt (drawn once, then the stored one)."""
-    from grading.content import bank as banks
-    from grading.content.courses import FormatError, load_course
-    from grading.records.db import session_scope
-    from grading.records.models import Course, Learner
 
     root = datadir.course_root(course)
     bank_file = root / banks.BANK_FILE

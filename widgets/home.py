@@ -59,7 +59,7 @@ def load_learning(timeout: float = 10) -> dict:
     except NoRecordsService as e:
         raise RuntimeError("无法连接学习记录服务（不在平台环境中运行）") from e
     except Exception as e:  # the page must say something useful, never a traceback
-        raise RuntimeError(f"暂时无法读取学习记录（{type(e).__name__}），请稍后刷新页面") from e
+        raise RuntimeError("暂时无法读取学习记录（网络或服务繁忙），请稍后刷新页面") from e
 
 
 def module_dir(course_id: str) -> Path:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import time
 import urllib.error
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -168,6 +169,24 @@ def attempt_html(data: dict) -> str:
             "margin:4px 0'>" + "；".join(parts) + "。</div>")
 
 
+def fetch_paper(course: str, assignment: str, tries: int = 3, timeout: float = 20) -> dict:
+    """GET paper, retried on a network error or timeout: on a deadline morning the service may
+    be slow to answer, and a learner should not have to press 重新获取试卷 for that. A refusal
+    (HTTP 403/404) is an answer, not retried."""
+    for i in range(tries):
+        try:
+            return records_request(PAPER_PATH, query={"course": course, "assignment": assignment},
+                                   timeout=timeout)
+        except urllib.error.HTTPError as e:
+            if e.code < 500 or i == tries - 1:
+                raise
+        except (OSError, ValueError):
+            if i == tries - 1:
+                raise
+        time.sleep(1 + i)
+    raise AssertionError("unreachable")
+
+
 def refusal(err: urllib.error.HTTPError) -> dict:
     """{"code", "reason", "error"} from the service's JSON error answer."""
     try:
@@ -260,17 +279,16 @@ class Paper(W.VBox):
                 self.from_file = True
                 return self.show(found[0])
             try:
-                data = records_request(PAPER_PATH, query={"course": self.session.course,
-                                                          "assignment": self.session.assignment})
+                data = fetch_paper(self.session.course, self.session.assignment)
             except urllib.error.HTTPError as e:
                 self.refuse(refusal(e))
                 return False
             except NoRecordsService:
                 self.refuse({"code": None, "reason": "", "error": "不在平台环境中运行，无法获取试卷。"})
                 return False
-            except Exception as e:  # noqa: BLE001 - network or garbled answer: say so, offer a retry
+            except Exception:  # noqa: BLE001 - network or garbled answer: say so, offer a retry
                 self.refuse({"code": None, "reason": "",
-                             "error": f"暂时无法获取试卷（{type(e).__name__}），请稍后点击“重新获取试卷”。"},
+                             "error": "暂时无法获取试卷（网络或服务繁忙），请稍后点击“重新获取试卷”。"},
                             retry=True)
                 return False
         if not isinstance(data, dict) or not isinstance(data.get("questions"), list):

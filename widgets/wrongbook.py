@@ -38,7 +38,7 @@ def load_wrongbook(timeout: float = 10) -> list[dict]:
     except NoRecordsService as e:
         raise RuntimeError("无法连接学习记录服务（不在平台环境中运行）") from e
     except Exception as e:  # the page must say something useful, never a traceback
-        raise RuntimeError(f"暂时无法读取错题本（{type(e).__name__}），请稍后刷新") from e
+        raise RuntimeError("暂时无法读取错题本（网络或服务繁忙），请稍后刷新") from e
     items = (answer or {}).get("items") if isinstance(answer, dict) else None
     return [i for i in items or [] if isinstance(i, dict) and isinstance(i.get("question"), dict)]
 
