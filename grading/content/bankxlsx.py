@@ -388,6 +388,10 @@ def _headers(ws, problems: _Problems) -> dict[str, int]:
     return cols
 
 
+# parse_bank's messages name the bank.yaml field too (缺少题干 stem); the sheet names the column
+_ENGLISH_FIELD = re.compile(r"\s?\b(?:stem|scenario|options|questions|key|explanation|points|partial|legal_basis)\b")
+
+
 def _map_problem(where: str, msg: str, rows_by_id: dict[str, _Row],
                  subs_by_id: dict[tuple[str, str], _Row], problems: _Problems) -> None:
     """A ``parse_bank`` problem (``q03.key``, ``q12.questions.b.key``) on its sheet row and column."""
@@ -404,7 +408,7 @@ def _map_problem(where: str, msg: str, rows_by_id: dict[str, _Row],
         column = OPTION_COLS[int(rest[1])]
     if fname == "type" and row is not None and row.case:
         column = "题型"
-    problems.add(row.n if row else None, column, msg)
+    problems.add(row.n if row else None, column, _ENGLISH_FIELD.sub("", msg))
 
 
 def import_xlsx(path: str | Path) -> Bank:
@@ -437,10 +441,16 @@ def import_xlsx(path: str | Path) -> Bank:
     rows_by_id: dict[str, _Row] = {}
     subs_by_id: dict[tuple[str, str], _Row] = {}
     subs_of: dict[str, list[_Row]] = {}
+    cases = {r.qid for r in rows if not r.case and ZH_TO_TYPE.get(_text(r.cells.get("题型"))) == "case"}
     for row in rows:
         if not row.qid:
             problems.add(row.n, "题号", "缺少题号")
             row.bad = True
+        if row.case and row.case not in cases:
+            # the rest of such a row is judged once it belongs to a case
+            problems.add(row.n, "所属案例", f"没有题号为 {row.case} 的案例（题型为“案例”的一行）")
+            row.bad = True
+            continue
         if row.case:
             key = (row.case, row.qid)
             if row.qid and key in subs_by_id:
@@ -456,15 +466,6 @@ def import_xlsx(path: str | Path) -> Bank:
             rows_by_id.setdefault(row.qid, row)
             top.append(row)
             _read_row(row, problems, sub=False)
-
-    for case_id, subs in subs_of.items():
-        owner = rows_by_id.get(case_id)
-        if owner is None or owner.entry.get("type", "case") != "case" and not owner.bad:
-            for s in subs:
-                problems.add(s.n, "所属案例", f"没有题号为 {case_id} 的案例（题型为“案例”的一行）")
-                s.bad = True
-            if owner is not None:
-                owner.bad = True
 
     entries = []
     for row in top:

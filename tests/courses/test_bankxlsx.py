@@ -237,3 +237,33 @@ def test_export_command_writes_the_course_bank(course_copy, tmp_path):
     assert res.exit_code == 0, res.output
     assert "12 道题" in res.output
     assert import_xlsx(out).questions == load_bank(course_copy).questions
+
+
+def test_case_sub_questions_are_rows_naming_their_case(tmp_path):
+    bank = load_bank(ROOT / "courses" / "weichengnian")
+    case = next(q for q in bank.questions if q["type"] == "case")
+    path = export_xlsx(bank, tmp_path / "案例.xlsx")
+    ws = load_workbook(path)[SHEET]
+    case_row = _row_of(path, case["id"])
+    assert ws.cell(case_row, _column("题型")).value == "案例"
+    assert ws.cell(case_row, _column("题干")).value == case["scenario"]
+    for i, sub in enumerate(case["questions"], 1):
+        assert _row_of(path, sub["id"], case=case["id"]) == case_row + i
+
+    # the case's 分值 may be left empty (the sum of its sub-questions); a wrong one is named
+    _edit(path, {(case_row, "分值"): None})
+    assert import_xlsx(path).questions == bank.questions
+    first_sub = case_row + 1
+    _edit(path, {(first_sub, "分值"): 1, (case_row, "分值"): case["points"]})
+    with pytest.raises(BankXlsxError) as e:
+        import_xlsx(path)
+    assert e.value.lines == [f"第{case_row}行 [分值] 案例分析题分值 {case['points']:g} 与各小题分值合计 "
+                             f"{case['points'] - case['questions'][0]['points'] + 1:g} 不一致"]
+
+    # a sub-question row naming no case is refused on its own row, once (and its case, now one
+    # sub-question short, no longer adds up)
+    _edit(path, {(first_sub, "分值"): case["questions"][0]["points"], (first_sub, "所属案例"): "q99"})
+    with pytest.raises(BankXlsxError) as e:
+        import_xlsx(path)
+    assert e.value.lines[-1] == f"第{first_sub}行 [所属案例] 没有题号为 q99 的案例（题型为“案例”的一行）"
+    assert sum(f"第{first_sub}行" in line for line in e.value.lines) == 1
