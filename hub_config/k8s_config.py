@@ -34,7 +34,10 @@ CHART_OWNED = {
     "JupyterHub": {"spawner_class", "db_url", "bind_url", "hub_bind_url", "hub_connect_url",
                    "hub_ip", "hub_port", "ip", "port", "base_url", "cookie_secret_file", "pid_file",
                    "proxy_class", "cleanup_servers", "cleanup_proxy", "last_activity_interval",
-                   "init_spawners_timeout", "allow_named_servers", "data_files_path"},
+                   "init_spawners_timeout", "allow_named_servers", "data_files_path",
+                   # the local start queue (XuefaSpawner) sets 0; KubeSpawner has no queue, so
+                   # the chart's limit stays what protects the cluster's API server
+                   "concurrent_spawn_limit"},
     "ConfigurableHTTPProxy": "*",
     "KubeSpawner": "*",
     "LocalProcessSpawner": "*",
