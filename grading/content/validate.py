@@ -589,13 +589,198 @@ def release_leaks(ctx: CourseContext, release_dir: Path) -> list[Problem]:
     return out
 
 
+# --- item quality (issue 17) ----------------------------------------------------------------
+
+ARTICLE_RE = re.compile(r"第[一二三四五六七八九十百千零〇两\d]+条")
+# "无条文" must come with its reason: 无条文：<why no article fits>
+NO_ARTICLE_RE = re.compile(r"无条文[：:（(]\s*\S{4,}")
+_NUM = r"[一二三四五六七八九十百千万零〇两半\d.]+"
+
+
+@dataclass
+class Item:
+    """One question of a course, in either form (bank entry or notebook call), for the quality checks."""
+
+    file: str
+    cell: int | None
+    qid: str
+    type: str
+    stem: str
+    options: list[str]
+    key: Any
+    legal_basis: Any
+    assessment: bool
+    shuffle: bool = True
+
+
+def _letters_of(key: Any) -> str:
+    return "".join(ch for ch in str(key) if ch.isalpha()).upper() if key is not None else ""
+
+
+def course_items(ctx: CourseContext) -> list[Item]:
+    """Every question of the course: bank entries (case sub-questions by their own id) and the
+    question calls of every notebook, with the key from the hidden test for hand-written papers."""
+    out: list[Item] = []
+    if ctx.bank is not None:
+        bank_file = f"{ctx.path.name}/{BANK_FILE}"
+        for q in ctx.bank.questions:
+            lb, shuffle = q.get("legal_basis"), q.get("shuffle", True) is not False
+            if q["type"] == "case":
+                out.append(Item(bank_file, None, q["id"], "case", q.get("scenario", ""), [], None, lb, True, shuffle))
+                for s in q.get("questions") or []:
+                    sub_shuffle = shuffle if s.get("shuffle") is None else s["shuffle"] is not False
+                    out.append(Item(bank_file, None, f"{q['id']}.questions.{s['id']}", s["type"], s.get("stem", ""),
+                                    list(s.get("options") or []), s.get("key"), lb, True, sub_shuffle))
+            else:
+                out.append(Item(bank_file, None, q["id"], q["type"], q.get("stem", ""), list(q.get("options") or []),
+                                q.get("key"), lb, True, shuffle))
+    for info in ctx.notebooks.values():
+        assessment = info.mode == "assessment"
+        keys = {g.qid: g.kwargs for g in info.grades}
+        for q in info.questions:
+            kw = q.kwargs
+            g = keys.get(q.id, {}) if assessment else kw
+            lb = g.get("legal_basis") or kw.get("legal_basis")
+            shuffle = kw.get("shuffle", True) is not False
+            qid = str(q.id)
+
+            def text(v: Any) -> str:
+                return v if isinstance(v, str) else ""
+
+            def opts(v: Any) -> list[str]:
+                return [str(o) for o in v] if isinstance(v, list) else []
+
+            out.append(Item(info.name, q.cell, qid, q.type, text(kw.get("stem")) or text(kw.get("scenario")),
+                            opts(kw.get("options")), g.get("key"), lb, assessment, shuffle))
+            if q.type == "case":
+                case_key = g.get("key") if isinstance(g.get("key"), dict) else {}
+                for s in kw.get("questions") or []:
+                    if not isinstance(s, dict) or not isinstance(s.get("id"), str):
+                        continue
+                    sub_key = s.get("key", case_key.get(s["id"]))
+                    out.append(Item(info.name, q.cell, f"{qid}.{s['id']}", s.get("type", ""), text(s.get("stem")),
+                                    opts(s.get("options")), sub_key, lb, assessment,
+                                    shuffle and s.get("shuffle", True) is not False))
+    return out
+
+
+def check_citations(ctx: CourseContext) -> list[Problem]:
+    """Every question cites a law and an article of it, or says 无条文 and why."""
+    out = []
+    for it in course_items(ctx):
+        if "." in it.qid:
+            continue  # a case's sub-questions share the case's legal basis
+        lb = it.legal_basis if isinstance(it.legal_basis, str) else ""
+        if not lb.strip() or not LAW_RE.search(lb):
+            continue  # missing or nameless: check_questions / the bank format already say so
+        if not ARTICLE_RE.search(lb) and not NO_ARTICLE_RE.search(lb):
+            out.append(Problem(it.file, it.cell, f"{it.qid}.legal_basis",
+                               "法律依据应写明具体条文（第几条），不能只写法律名称或章节；确实没有对应条文的，"
+                               "写“无条文：原因”"))
+    return out
+
+
+def check_all_correct(ctx: CourseContext) -> list[Problem]:
+    """No multiple-choice question whose key is every option (it tests nothing)."""
+    out = []
+    for it in course_items(ctx):
+        if it.type == "multiple" and it.options and len(set(_letters_of(it.key))) >= len(it.options):
+            out.append(Problem(it.file, it.cell, f"{it.qid}.key",
+                               "多选题的标准答案包含全部选项，起不到区分作用；请把一个选项改为似是而非的错误选项"))
+    return out
+
+
+def _norm_stem(stem: str) -> str:
+    return re.sub(r"[\s\W_（）()【】“”‘’《》、，。；：？！…—·]+", "", stem)
+
+
+MIN_STEM = 10  # shorter stems ("下列说法正确的是") are common wording, not a copied question
+
+
+def check_duplicate_stems(ctx: CourseContext) -> list[Problem]:
+    """No question stem (case: its scenario) also appears in another course under the same root,
+    also not inside a longer stem there (the same item with "根据《…》，" put in front)."""
+    mine = [it for it in course_items(ctx) if len(_norm_stem(it.stem)) >= MIN_STEM]
+    if not mine:
+        return []
+    others: dict[str, str] = {}
+    for other in sorted(ctx.path.parent.iterdir()):
+        if other == ctx.path or not (other / "course.yaml").is_file():
+            continue
+        octx = CourseContext(path=other)
+        try:  # a broken sibling reports its own problems when it is validated
+            check_yaml(octx)
+            check_bank(octx)
+            check_layout(octx)
+        except Exception:  # noqa: BLE001
+            continue
+        for it in course_items(octx):
+            if len(_norm_stem(it.stem)) >= MIN_STEM:
+                others.setdefault(_norm_stem(it.stem), f"{it.file}（{it.qid}）")
+    out = []
+    for it in mine:
+        stem = _norm_stem(it.stem)
+        where = others.get(stem) or next((w for o, w in others.items() if stem in o or o in stem), None)
+        if where:
+            out.append(Problem(it.file, it.cell, f"{it.qid}.stem", f"题干与其他课程的题目重复：{where}"))
+    return out
+
+
+MAX_LONGEST_KEY_SHARE = 0.25
+
+
+def check_longest_key(ctx: CourseContext) -> list[Problem]:
+    """In at most a quarter of a course's assessment single-choice questions is the key the
+    uniquely longest option (otherwise "pick the longest" passes the test)."""
+    singles = [it for it in course_items(ctx) if it.assessment and it.type == "single" and len(it.options) >= 2]
+    hits = []
+    for it in singles:
+        letters = _letters_of(it.key)
+        if len(letters) != 1 or ord(letters) - 65 >= len(it.options):
+            continue
+        lengths = [len(o.strip()) for o in it.options]
+        k = lengths[ord(letters) - 65]
+        if all(k > n for i, n in enumerate(lengths) if i != ord(letters) - 65):
+            hits.append(it)
+    if singles and len(hits) > MAX_LONGEST_KEY_SHARE * len(singles):
+        files = sorted({it.file for it in hits})
+        return [Problem(f, None, "options",
+                        f"{len(singles)} 道单选题中有 {len(hits)} 道的正确答案是唯一最长的选项（最多允许四分之一）："
+                        f"{'、'.join(it.qid for it in hits if it.file == f)}；请缩短答案或加长干扰项")
+                for f in files]
+    return []
+
+
+_ORDERED_RE = re.compile(_NUM)
+
+
+def _ordered(options: list[str]) -> bool:
+    """Options that differ only in a number (期限、年龄、金额、比例): they have a natural order."""
+    if len(options) < 2 or not all(_ORDERED_RE.search(o) for o in options):
+        return False
+    return len({_ORDERED_RE.sub("#", o.replace(" ", "")) for o in options}) == 1
+
+
+def check_ordered_options(ctx: CourseContext) -> list[Problem]:
+    """Options that are numbers, periods or amounts in order keep that order (shuffle: false)."""
+    out = []
+    for it in course_items(ctx):
+        if it.assessment and it.type in ("single", "multiple") and it.shuffle and _ordered(it.options):
+            field = f"{it.qid}.shuffle"
+            out.append(Problem(it.file, it.cell, field,
+                               "选项是有先后的数字、期限或金额，不应打乱顺序，请写 shuffle: false（笔记本中 shuffle=False）"))
+    return out
+
+
 def _workdir(ctx: CourseContext) -> Path:
     if ctx.workdir is None:
         ctx.workdir = Path(tempfile.mkdtemp(prefix=f"xuefa-validate-{ctx.path.name}-"))
     return ctx.workdir
 
 
-STATIC_CHECKS: list[Check] = [check_yaml, check_bank, check_layout, check_questions, check_points]
+QUALITY_CHECKS: list[Check] = [check_citations, check_all_correct, check_duplicate_stems, check_longest_key,
+                               check_ordered_options]
+STATIC_CHECKS: list[Check] = [check_yaml, check_bank, check_layout, check_questions, check_points, *QUALITY_CHECKS]
 SLOW_CHECKS: list[Check] = [check_nbgrader, check_execute]
 CHECKS: list[Check] = STATIC_CHECKS + SLOW_CHECKS
 
