@@ -521,8 +521,8 @@ ESSAY_LEARNER = "ganbu2"  # 干部 (述法 is elective for 干部 only); no othe
 ESSAY_COURSE = "shufa"
 ESSAY_SERVICE = f"formgrader-{ESSAY_COURSE}"
 # options are shuffled per learner: found by their text. 3 single choices + 3 判断题 right
-SHUFA_CLICKS = ["党政主要负责人", "行政机关相应的工作人员", "五"]
-SHUFA_TRUE_FALSE = [(0, "正确"), (1, "错误"), (2, "正确")]  # q06, q07, q08 in page order
+SHUFA_CLICKS = ["党政主要负责人", "某县县长", "五"]
+SHUFA_TRUE_FALSE = [(0, "错误"), (1, "错误"), (2, "正确")]  # q06, q07, q08 in page order
 ESSAY_TEXT = ("本人认真学习宪法和行政诉讼法，年内主持召开法治建设专题会议四次；"
               "重大行政决策均经合法性审查和集体讨论决定；负责人出庭应诉三件，败诉案件已整改。")
 ESSAY_POINTS = 32  # of 40: 36 objective + 32 = 68 / 100, above the pass mark of 60

@@ -122,7 +122,7 @@ def test_trainer_grade_reaches_the_learner(hub, published):
 
     # what learner1's 提交 does (nbgrader fetch + answers + essay into its cell + nbgrader submit)
     nb_dir = bench.learner_copy(hub.datadir, "shufa", "learner1")
-    answers = {"q06": True, "q11": "本人带头学习宪法，重大决策均经合法性审查；负责人出庭应诉两件。"}
+    answers = {"q06": False, "q11": "本人带头学习宪法，重大决策均经合法性审查；负责人出庭应诉两件。"}
     (nb_dir / "assessment.answers.json").write_text(json.dumps(answers, ensure_ascii=False),
                                                     encoding="utf-8")
     write_essays(nb_dir / "assessment.ipynb", answers, ["q11"])
