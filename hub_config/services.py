@@ -90,6 +90,9 @@ def idle_culler(timeout: int = IDLE_TIMEOUT) -> tuple[dict, dict]:
     return spec, role
 
 
+MENU_TITLES = {"dashboards": "学习情况统计"}
+
+
 def managed_service(name: str, module: str, needs_url: bool, datadir: DataDir) -> tuple[dict, list]:
     """The services entry (and extra roles) of one managed service."""
     roles = []
@@ -107,6 +110,12 @@ def managed_service(name: str, module: str, needs_url: bool, datadir: DataDir) -
         spec["command"] = [*spec["command"], "--no-preheat"]
     spec["environment"] = service_environment(spec, datadir)
     spec["name"] = name
+    # the hub's 服务 menu speaks Chinese and lists only pages people open in a browser (a
+    # learner's menu listed the bare name "records", an API their kernels call)
+    if name in MENU_TITLES:
+        spec.setdefault("info", {})["title"] = MENU_TITLES[name]
+    else:
+        spec["display"] = False
     return spec, roles
 
 
