@@ -504,6 +504,7 @@ class ImportReport:
     changed: list[str]
     removed: list[str]
     written: bool
+    has_blueprint: bool = True
 
     def summary(self) -> str:
         def part(label: str, ids: list[str]) -> str:
@@ -523,12 +524,30 @@ def _plain(v: Any) -> Any:
     return v
 
 
+class _BankDumper(yaml.SafeDumper):
+    """bank.yaml as the shipped ones are written: a mapping per question, short lists such as
+    ``options: [..]`` and ``tags: [..]`` on one line, long ones one item a line."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    flow = all(not isinstance(x, dict) for x in data) and len(str(data)) <= 80
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=False)
+
+
+_BankDumper.add_representer(list, _represent_list)
+_BankDumper.add_representer(dict, _represent_dict)
+
+
 def bank_yaml(bank: Bank, source: str = "") -> str:
     head = "# 题库（讲师维护）。每次考试按 course.yaml 的组卷规则 blueprint 从这里为每位学员抽题。\n"
     if source:
         head += f"# 由 xuefa course bank import 从 {source} 导入；也可以直接修改本文件后运行 xuefa course validate。\n"
-    body = yaml.safe_dump({"questions": _plain(bank.questions)}, allow_unicode=True, sort_keys=False,
-                          width=1000, default_flow_style=None)
+    body = yaml.dump({"questions": _plain(bank.questions)}, Dumper=_BankDumper, allow_unicode=True,
+                     sort_keys=False, width=1000)
     return head + body
 
 
@@ -565,4 +584,5 @@ def import_into_course(course_dir: str | Path, xlsx: str | Path, *, dry_run: boo
             Path(tmp).unlink(missing_ok=True)
             raise
         written = True
-    return ImportReport(Bank(bank.questions, target), added, changed, removed, written)
+    return ImportReport(Bank(bank.questions, target), added, changed, removed, written,
+                        has_blueprint=spec.blueprint is not None)

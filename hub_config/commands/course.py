@@ -134,6 +134,10 @@ def bank_import(course_name: str, file: Path, dry_run: bool) -> None:
         raise click.ClickException(str(e)) from e
     verb = "检查通过（--dry-run，未写入）" if dry_run else ("已导入" if rep.written else "题库没有变化")
     click.echo(f"{verb} {path.name}：共 {len(rep.bank.questions)} 道题；{rep.summary()}")
+    if not rep.has_blueprint:
+        click.echo("注意：本课程的 course.yaml 还没有组卷规则 blueprint，发布前请补写（见 courses/README.md 第五节）")
+    if rep.written:
+        click.echo(f"下一步：xuefa course validate {path.name}")
 
 
 @click.group()

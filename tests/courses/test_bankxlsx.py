@@ -267,3 +267,18 @@ def test_case_sub_questions_are_rows_naming_their_case(tmp_path):
         import_xlsx(path)
     assert e.value.lines[-1] == f"第{first_sub}行 [所属案例] 没有题号为 q99 的案例（题型为“案例”的一行）"
     assert sum(f"第{first_sub}行" in line for line in e.value.lines) == 1
+
+
+def test_a_course_without_a_bank_exports_the_template_and_imports_a_new_bank(tmp_path):
+    cdir = tmp_path / "courses" / "pingtai_rumen"
+    shutil.copytree(ROOT / "courses" / "pingtai_rumen", cdir)
+    assert not (cdir / "bank.yaml").exists()
+    out = tmp_path / "模板.xlsx"
+    res = CliRunner().invoke(cli, ["course", "bank", "export", str(cdir), "-o", str(out)])
+    assert res.exit_code == 0 and "模板" in res.output, res.output
+    res = CliRunner().invoke(cli, ["course", "bank", "import", str(cdir), str(out)])
+    assert res.exit_code == 0, res.output
+    assert "新增 1 道" in res.output and "组卷规则 blueprint" in res.output
+    text = (cdir / "bank.yaml").read_text(encoding="utf-8")
+    assert "points: 6\n" in text and "未满十八周岁" in text  # written as trainers write it
+    assert load_bank(cdir).questions == import_xlsx(out).questions
