@@ -42,6 +42,8 @@ OPTION_COLS = tuple(f"选项{c}" for c in OPTION_LETTERS)
 COLUMNS = ("题号", "题型", "所属案例", "题干", *OPTION_COLS, "答案", "解析", "法律依据", "分值",
            "难度", "知识点", "选项乱序", "部分得分")
 REQUIRED_COLUMNS = ("题号", "题型", "题干", "答案", "解析", "法律依据", "分值")
+# far beyond any course's bank; stops a runaway sheet (a million formatted empty rows) early
+MAX_ROWS = 5000
 
 TYPE_TO_ZH = {"single": "单选", "multiple": "多选", "truefalse": "判断", "fill": "填空",
               "ordering": "排序", "case": "案例"}
@@ -236,7 +238,8 @@ def _text(v: Any) -> str:
         return "TRUE" if v else "FALSE"
     if isinstance(v, float):
         return str(int(v)) if v.is_integer() else repr(v)
-    return str(v).strip()
+    # Excel on Windows may keep a cell's line breaks as CR LF
+    return str(v).replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 @dataclass
@@ -430,6 +433,8 @@ def import_xlsx(path: str | Path) -> Bank:
             raise BankXlsxError(path, problems.lines)
         rows: list[_Row] = []
         for n, values in enumerate(ws.iter_rows(min_row=2, values_only=True), 2):
+            if len(rows) >= MAX_ROWS:
+                raise BankXlsxError(path, [f"第{n}行 [题号] 题目超过 {MAX_ROWS} 行，请拆分题库"])
             cells = {name: values[c - 1] if c - 1 < len(values) else None for name, c in cols.items()}
             if all(_text(v) == "" for v in cells.values()):
                 continue
@@ -483,14 +488,15 @@ def import_xlsx(path: str | Path) -> Bank:
 
     if not rows:
         problems.add(2, "题号", "表格中没有题目")
+    bank = None
     if entries:
         try:
             bank = parse_bank({"questions": entries}, path)
         except FormatError as e:
             for where, msg in e.problems:
                 _map_problem(where, msg, rows_by_id, subs_by_id, problems)
-    if problems.lines:
-        raise BankXlsxError(path, problems.lines)
+    if problems.lines or bank is None:
+        raise BankXlsxError(path, problems.lines or ["[题号] 表格中没有题目"])
     return bank
 
 
