@@ -409,8 +409,6 @@ def _map_problem(where: str, msg: str, rows_by_id: dict[str, _Row],
     column = FIELD_COLUMN.get(fname, "题号" if not fname else fname)
     if fname == "options" and len(rest) > 1 and rest[1].isdigit() and int(rest[1]) < len(OPTION_COLS):
         column = OPTION_COLS[int(rest[1])]
-    if fname == "type" and row is not None and row.case:
-        column = "题型"
     problems.add(row.n if row else None, column, _ENGLISH_FIELD.sub("", msg))
 
 
