@@ -1,8 +1,9 @@
 """Attacks on the account pages (issue 16) over real HTTP: a learner or trainer reaching the
 administrators' 账号管理/审计日志 (pages, exports and form posts, with a session or their
 kernel's token), a learner changing someone else's password, forged cross-site form posts, and
-markup in the search box. Nothing here changes an account; each test checks the records DB
-(password hashes, audit log) was not touched."""
+markup in the search box. Each refused attempt is checked against the records DB (password
+hashes, audit log untouched); the only act that succeeds is an administrator's harmless 解锁 of
+``spare2`` (the control that the XSRF token, not something else, made the difference)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def test_forged_cross_site_posts_without_the_xsrf_token_are_refused(target):
     learner = target.login("learner1")
     before, hashes = audit_count(target), password_hash(target, "spare2")
     r = admin.post(f"{target.url}/hub/xuefa/accounts", timeout=30,
-                   data={"username": "spare2", "action": "reset"})
+                   data={"username": "spare2", "action": "unlock"})
     assert r.status_code == 403
     r = learner.post(f"{target.url}/hub/xuefa/password", timeout=30,
                      data={"old_password": target.passwords["learner1"], "new_password": "Forged2026x",
@@ -90,6 +91,17 @@ def test_forged_cross_site_posts_without_the_xsrf_token_are_refused(target):
     assert r.status_code == 403
     assert password_hash(target, "spare2") == hashes and audit_count(target) == before
     assert target.try_login("learner1", target.passwords["learner1"]).status_code == 302
+    # the same forms with the page's token do reach the pages: the token made the difference
+    admin.get(f"{target.url}/hub/xuefa/accounts", timeout=30)
+    r = admin.post(f"{target.url}/hub/xuefa/accounts", timeout=30,
+                   data={"username": "spare2", "action": "unlock", "_xsrf": xsrf(admin)})
+    assert r.status_code == 200 and "已解锁" in r.text
+    assert audit_count(target) == before + 1
+    learner.get(f"{target.url}/hub/xuefa/password", timeout=30)
+    r = learner.post(f"{target.url}/hub/xuefa/password", timeout=30,
+                     data={"old_password": target.passwords["learner1"], "new_password": "Forged2026x",
+                           "confirm_password": "Mismatch2026x", "_xsrf": xsrf(learner)})
+    assert r.status_code == 400 and "不一致" in r.text
 
 
 def test_markup_typed_in_the_search_box_is_escaped(target):
