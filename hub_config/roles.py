@@ -3,8 +3,10 @@
 * learners (group ``role-learner``): the default ``user`` role only, i.e. their own server and
   their own hub model; nothing of other people (403 on other servers and on the user list);
 * trainers (``role-trainer``): also the grading tools (the ``grading`` service, and every
-  course's ``formgrader-<course>`` through the role of :mod:`hub_config.formgrader_service`) and
-  read access to people and groups, to see who is enrolled;
+  course's ``formgrader-<course>`` through the role of :mod:`hub_config.formgrader_service`),
+  the ``dashboards`` service's 题目分析 page only (the service's role admits them; its identity
+  provider refuses them every other page and every course they do not teach) and read access
+  to people and groups, to see who is enrolled;
 * admins (``role-admin``): the admin panel (start/stop servers, manage users and groups) and every
   hub service (dashboards, grading, records) -- but not learners' servers themselves.
 
