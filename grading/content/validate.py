@@ -751,14 +751,15 @@ def check_longest_key(ctx: CourseContext) -> list[Problem]:
     return []
 
 
-_ORDERED_RE = re.compile(_NUM)
+# an amount, a period, an age or an article number: 三日, 未满十八周岁, 百分之三, 151 户, 第五条;
+# not a label that happens to end in a numeral (选项一)
+_QUANTITY_RE = re.compile(rf"^(未满|不满|不超过|超过|不少于|百分之|第)?{_NUM}(分之{_NUM})?个?"
+                          r"(工作日|周岁|岁|日|天|年|个月|月|周|小时|分钟|万元|元|倍|%|户|人|分|条|次|件|项)?$")
 
 
 def _ordered(options: list[str]) -> bool:
-    """Options that differ only in a number (期限、年龄、金额、比例): they have a natural order."""
-    if len(options) < 2 or not all(_ORDERED_RE.search(o) for o in options):
-        return False
-    return len({_ORDERED_RE.sub("#", o.replace(" ", "")) for o in options}) == 1
+    """Options that are all quantities (期限、年龄、金额、比例): they have a natural order."""
+    return len(options) >= 2 and all(_QUANTITY_RE.match(re.sub(r"\s+", "", o)) for o in options)
 
 
 def check_ordered_options(ctx: CourseContext) -> list[Problem]:
