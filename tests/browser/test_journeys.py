@@ -317,6 +317,18 @@ def run_journey(page, url: str, username: str, shot, prefix: str, j: Journey = P
     card.get_by_text(f"最高 {j.score} 分").first.wait_for()
     card.scroll_into_view_if_needed()
     shot(page, f"{prefix}-09-my-learning-after")
+    if j.fail_first:
+        # the exam rules as 我的学习 states them, and the blank first attempt in 我的错题本
+        card_text = card.inner_text()
+        assert "已提交 2/3 次" in card_text and "答案与解析：可查看" in card_text, card_text
+        page.get_by_role("link", name="我的错题本").first.click()
+        wait_voila(page)
+        page.get_by_role("button", name="核对答案").first.wait_for(timeout=PAGE_TIMEOUT)
+        shot(page, f"{prefix}-09b-wrongbook")
+        no_code_visible(page)
+        fits_width(page)
+        page.goto(f"{url}/user/{username}/")
+        wait_voila(page)
 
 
 def fail_then_new_paper(page, j: Journey, shot, prefix: str) -> None:
