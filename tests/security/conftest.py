@@ -80,6 +80,26 @@ class Learner:
 
         return asyncio.run(go())
 
+    def submit(self, course: str, code: str, timeout: float = 240):
+        """Run ``code`` (an nbgrader submit from the kernel, printing its ``timestamp``) and
+        return the learner's new Result for ``course`` once graded (or refused)."""
+        import time
+
+        from grading.records.results import attempts
+
+        url = self.hub.datadir.records_db_url
+        before = len(attempts(url, self.username, course, "module"))
+        stdout, err = self.run(code)
+        assert "timestamp" in stdout, (stdout, err)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = attempts(url, self.username, course, "module")
+            if len(rows) > before:
+                return rows[-1]
+            time.sleep(0.5)
+        raise AssertionError(f"no Result for {self.username}'s submission of {course}:\n"
+                             + self.hub.log_text()[-4000:])
+
 
 @pytest.fixture(scope="session")
 def attacker(target) -> Learner:

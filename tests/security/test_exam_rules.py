@@ -14,7 +14,6 @@ published into the running platform, so no other test's learner state touches it
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 import requests
@@ -77,19 +76,8 @@ def api(target, learner, path: str) -> requests.Response:
 
 def submit(target, learner, answers: dict):
     """nbgrader submit from the learner's kernel; the Result once graded (or refused)."""
-    from grading.records.results import attempts
-
-    url = target.datadir.records_db_url
-    before = len(attempts(url, learner.username, COURSE, "module"))
-    stdout, err = learner.run(SUBMIT.format(course=COURSE, username=learner.username, answers=answers))
-    assert "timestamp" in stdout, (stdout, err)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        rows = attempts(url, learner.username, COURSE, "module")
-        if len(rows) > before:
-            return rows[-1]
-        time.sleep(0.5)
-    raise AssertionError("no Result for the submission:\n" + target.log_text()[-4000:])
+    return learner.submit(COURSE, SUBMIT.format(course=COURSE, username=learner.username,
+                                                answers=answers))
 
 
 def feedback_pages(target) -> str:
