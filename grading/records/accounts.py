@@ -113,19 +113,25 @@ def change_password(url: str, username: str, old: str, new: str, *, client: str 
         audit.add(s, actor=username, action="change_password", target=username, client=client)
 
 
+def _store_password(person: Learner, password: str, *, must_change: bool) -> None:
+    """A new password set by someone else (roster, administrator): its hash, the forced change
+    at next login, and the failure count cleared."""
+    if person.credential is None:
+        person.credential = Credential(password_hash=hash_password(password))
+    else:
+        person.credential.password_hash = hash_password(password)
+    person.credential.must_change = must_change
+    person.credential.failed_attempts = 0
+    person.credential.locked_until = None
+
+
 def set_password(url: str, username: str, password: str, *, must_change: bool = True) -> None:
     """Administrator reset (or roster initial password): no old password needed."""
     with session_scope(url) as s:
         learner = s.scalar(select(Learner).where(Learner.username == username))
         if learner is None:
             raise ValueError(f"账号 {username} 不存在。")
-        if learner.credential is None:
-            learner.credential = Credential(password_hash=hash_password(password))
-        else:
-            learner.credential.password_hash = hash_password(password)
-        learner.credential.must_change = must_change
-        learner.credential.failed_attempts = 0
-        learner.credential.locked_until = None
+        _store_password(learner, password, must_change=must_change)
 
 
 # --- administrators' account tools (hub pages ``/hub/xuefa/accounts`` and ``xuefa account``) ---
@@ -207,13 +213,7 @@ def reset_password(url: str, username: str, *, actor: str, client: str | None = 
     password = initial_password()
     with session_scope(url) as s:
         p = _person(s, username)
-        if p.credential is None:
-            p.credential = Credential(password_hash=hash_password(password))
-        else:
-            p.credential.password_hash = hash_password(password)
-        p.credential.must_change = True
-        p.credential.failed_attempts = 0
-        p.credential.locked_until = None
+        _store_password(p, password, must_change=True)
         audit.add(s, actor=actor, action="reset_password", target=username,
                   detail={"must_change": True}, client=client)
     return password
