@@ -125,15 +125,6 @@ def _store_password(person: Learner, password: str, *, must_change: bool) -> Non
     person.credential.locked_until = None
 
 
-def set_password(url: str, username: str, password: str, *, must_change: bool = True) -> None:
-    """Administrator reset (or roster initial password): no old password needed."""
-    with session_scope(url) as s:
-        learner = s.scalar(select(Learner).where(Learner.username == username))
-        if learner is None:
-            raise ValueError(f"账号 {username} 不存在。")
-        _store_password(learner, password, must_change=must_change)
-
-
 # --- administrators' account tools (hub pages ``/hub/xuefa/accounts`` and ``xuefa account``) ---
 # One implementation for both: each function checks, changes the records DB and writes its audit
 # row in one transaction, and raises ValueError with a zh-CN message a page or the CLI shows as is.
