@@ -115,10 +115,15 @@ def course_campaign(s: Session, course_id: str, today: date) -> Campaign | None:
     return max(camps, key=lambda c: (c.end, c.id), default=None)
 
 
+_UNSET = object()
+
+
 def resolve(s: Session, course_id: str, assignment: str = ASSIGNMENT,
-            now: datetime | None = None) -> dict:
-    """The rules in force: assessment > campaign > defaults."""
-    camp = course_campaign(s, course_id, _today(now))
+            now: datetime | None = None, camp=_UNSET) -> dict:
+    """The rules in force: assessment > campaign > defaults (``camp``: the course's campaign,
+    when the caller already looked it up)."""
+    if camp is _UNSET:
+        camp = course_campaign(s, course_id, _today(now))
     a = s.scalar(select(Assessment).filter_by(course_id=course_id, assignment=assignment))
     rules = dict(DEFAULTS)
     rules.update(_clean(camp.rules if camp is not None else None))
@@ -186,7 +191,8 @@ def attempt_state(s: Session, username: str, course_id: str, assignment: str = A
     """Where ``username`` stands with the assessment at ``now`` (default: the present).
     ``now`` may be naive (UTC, as in the records DB) or aware."""
     now = _aware(now or datetime.now(timezone.utc))
-    rules = resolve(s, course_id, assignment, now)
+    camp = course_campaign(s, course_id, _today(now))
+    rules = resolve(s, course_id, assignment, now, camp)
     learner = s.scalar(select(Learner).filter_by(username=username))
     results = counted_results(s, learner.id, course_id, assignment, now) if learner else []
     used, mx = len(results), rules["attempts"]
@@ -199,7 +205,6 @@ def attempt_state(s: Session, username: str, course_id: str, assignment: str = A
     if results and rules["cooldown_minutes"] > 0:
         t = _aware(results[-1].submitted_at) + timedelta(minutes=rules["cooldown_minutes"])
         next_at = t if t > now else None
-    camp = course_campaign(s, course_id, _today(now))
     campaign_ended = camp is not None and camp.end < _today(now)
     reason, zh = None, ""
     if exhausted:
