@@ -59,42 +59,24 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
-import os
 import secrets
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from jupyterhub import orm
 from jupyterhub.auth import Authenticator
-from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.handlers.login import LoginHandler
-from jupyterhub.utils import new_token
-from tornado import web
 from tornado.escape import url_escape
 from traitlets import Float, Integer, Unicode, default
 
 from grading.host.datadir import DataDir
-from grading.records import accounts, audit, people
-from grading.records.models import ROLE_LABELS, Role
-from hub_config.roles import ADMIN_GROUP
+from grading.records import accounts, people
+from hub_config import pages
+from hub_config.pages.base import MSG_MISMATCH, client_ip, off_loop
 
 MSG_BAD_LOGIN = accounts.GENERIC_FAILURE
 MSG_CHANGE_EXPIRED = "修改密码页面已过期，请重新登录"
-MSG_MISMATCH = "两次输入的新密码不一致"
 MSG_MUST_CHANGE = "首次登录须先修改初始密码"
-
-
-# argon2 (19 MiB, ~0.1 s) and SQLite calls: a few threads, so a burst of logins queues here
-# instead of freezing every page, API call and proxy check the hub serves meanwhile
-_LOGIN_POOL = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)),
-                                 thread_name_prefix="xuefa-login")
-
-
-async def off_loop(func, *args):
-    return await asyncio.get_running_loop().run_in_executor(_LOGIN_POOL, func, *args)
 
 
 @dataclass
@@ -183,27 +165,6 @@ class LoginThrottle:
         for k in keys:
             del self._pair[k]
         return len(keys) + (self._account.pop(username, None) is not None)
-
-
-def client_ip(handler) -> str:
-    """The address of the browser (see the module doc): the right-most ``X-Forwarded-For``
-    entry not in ``JupyterHub.trusted_downstream_ips``, else the socket's peer."""
-    ctx = handler.request.connection.context
-    trusted = getattr(ctx, "trusted_downstream", None) or set()
-    peer = getattr(ctx, "address", None)
-    ip = peer[0] if isinstance(peer, tuple) and peer else ""
-    forwarded = handler.request.headers.get("X-Forwarded-For", "")
-    for cand in reversed([c.strip() for c in forwarded.split(",") if c.strip()]):
-        ip = cand
-        if cand not in trusted:
-            break
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip[:64] or "unknown"
-    if getattr(addr, "ipv4_mapped", None):
-        addr = addr.ipv4_mapped  # node's "::ffff:127.0.0.1"
-    return str(addr)
 
 
 class XuefaLoginHandler(LoginHandler):
@@ -408,234 +369,4 @@ class XuefaAuthenticator(Authenticator):
             return True
 
     def get_handlers(self, app):
-        return [("/login", XuefaLoginHandler),
-                (r"/xuefa/accounts", AccountsHandler),
-                (r"/xuefa/audit", AuditHandler),
-                (r"/xuefa/password", PasswordHandler)]
-
-
-# --- account pages (issue 16) ----------------------------------------------------------------
-# Hub pages rather than a service: they need the hub's own state (the login throttle lives in
-# hub memory, groups and servers in the hub DB) and its login cookie, XSRF check and templates.
-# The records DB changes go through grading.records.accounts, the same functions as
-# ``xuefa account``; every act writes its audit row in the same transaction.
-
-MSG_FORBIDDEN = "只有管理员可以使用此页面。"
-ACTION_DONE = {
-    "unlock": "已解锁 {name}（{username}）：登录失败计数和暂停已清除。",
-    "deactivate": "已停用 {name}（{username}）：已退出登录，学习空间已关闭，不能再登录。",
-    "reactivate": "已恢复 {name}（{username}）：可以重新登录。",
-    "role": "已将 {name}（{username}）的角色改为{role}。",
-}
-
-
-class _XuefaPage(BaseHandler):
-    """A zh-CN hub page; nothing here may be cached (passwords shown once, personal data)."""
-
-    def set_default_headers(self):
-        super().set_default_headers()
-        self.set_header("Cache-Control", "no-store")
-
-    @property
-    def db_url(self) -> str:
-        return self.authenticator.db_url
-
-    async def require_admin(self):
-        """The logged-in person, if they are an administrator: member of the hub's ``role-admin``
-        group (what hub_config.roles grants the admin rights to) *and* an active 管理员 in the
-        records DB (a stale group never outlives the roster). 403 otherwise."""
-        user = self.current_user
-        if user is None:
-            raise web.HTTPError(403, MSG_FORBIDDEN)
-        if getattr(user, "kind", "user") != "user" or ADMIN_GROUP not in {g.name for g in user.groups}:
-            raise web.HTTPError(403, MSG_FORBIDDEN)
-        info = await off_loop(people.learner_info, self.db_url, user.name)
-        if not info or not info["active"] or info["role"] != Role.admin:
-            raise web.HTTPError(403, MSG_FORBIDDEN)
-        return user
-
-    def page_ns(self, **ns) -> dict:
-        return {"xsrf": self.xsrf_token.decode("ascii"), **ns}
-
-
-class AccountsHandler(_XuefaPage):
-    """账号管理: search people; reset password, unlock, deactivate/reactivate, change role."""
-
-    @web.authenticated
-    async def get(self):
-        await self.require_admin()
-        await self._render(query=self.get_argument("q", "", strip=True)[:64])
-
-    async def _render(self, *, query: str, message: str | None = None, error: str | None = None,
-                      new_password: str | None = None, subject: accounts.Account | None = None):
-        found = await off_loop(accounts.search, self.db_url, query, 100)
-        self.finish(await self.render_template(
-            "xuefa_accounts.html", **self.page_ns(
-                query=query, people=found, message=message, error=error,
-                new_password=new_password, subject=subject,
-                roles=[(r.value, ROLE_LABELS[r]) for r in Role])))
-
-    @web.authenticated
-    async def post(self):
-        admin = await self.require_admin()
-        username = self.get_body_argument("username", "", strip=True)[:64]
-        action = self.get_body_argument("action", "", strip=True)
-        query = self.get_body_argument("q", "", strip=True)[:64]
-        client = client_ip(self)
-        person = await off_loop(accounts.get_account, self.db_url, username)
-        if person is None or action not in accounts.ACTIONS:
-            self.set_status(400)
-            return await self._render(query=query, error="请求无效：账号不存在或操作未知。")
-        try:
-            new_password = None
-            if action == "reset":
-                new_password = await off_loop(functools.partial(
-                    accounts.reset_password, self.db_url, username, actor=admin.name, client=client))
-                self.authenticator.throttle.forget(username)
-                self._end_sessions(username, tokens=False)
-            elif action == "unlock":
-                await off_loop(functools.partial(
-                    accounts.unlock, self.db_url, username, actor=admin.name, client=client))
-                self.authenticator.throttle.forget(username)
-            elif action in ("deactivate", "reactivate"):
-                await off_loop(functools.partial(
-                    accounts.set_active, self.db_url, username, action == "reactivate",
-                    actor=admin.name, client=client))
-                if action == "deactivate":
-                    await self._stop_server(username)
-                    self._end_sessions(username, tokens=True)
-                self._sync_groups(username, await off_loop(accounts.hub_groups_of, self.db_url, username))
-            else:
-                await off_loop(functools.partial(
-                    accounts.set_role, self.db_url, username,
-                    self.get_body_argument("role", "", strip=True), actor=admin.name, client=client))
-                self._sync_groups(username, await off_loop(accounts.hub_groups_of, self.db_url, username))
-        except ValueError as e:
-            self.set_status(400)
-            return await self._render(query=query or username, error=str(e))
-        person = await off_loop(accounts.get_account, self.db_url, username)
-        self.log.info("Account %s: %s by %s from %s", username, action, admin.name, client)
-        message = None if action == "reset" else ACTION_DONE[action].format(
-            name=person.name, username=person.username, role=person.role_label)
-        await self._render(query=query or username, message=message, new_password=new_password,
-                           subject=person)
-
-    def _end_sessions(self, username: str, *, tokens: bool) -> None:
-        """Log the person out of the hub: a new cookie id voids every hub login cookie they
-        hold. With ``tokens`` (deactivation) their API and OAuth tokens go too, so their
-        servers' and services' sessions end at once; a reset keeps them, since a running
-        server's own token is among them."""
-        orm_user = orm.User.find(self.db, username)
-        if orm_user is None:
-            return
-        orm_user.cookie_id = new_token()
-        if tokens:
-            for token in list(orm_user.api_tokens):
-                self.db.delete(token)
-        self.db.commit()
-
-    async def _stop_server(self, username: str) -> None:
-        user = self.find_user(username)
-        if user is None:
-            return
-        spawner = user.spawners.get("")
-        if spawner is not None and (spawner.active or spawner.ready):
-            try:
-                await self.stop_single_user(user, "")
-            except Exception:  # the records DB already says inactive; login is refused anyway
-                self.log.exception("Could not stop the server of deactivated %s", username)
-
-    def _sync_groups(self, username: str, want: set[str]) -> None:
-        """This person's managed groups as the roster sync would leave them
-        (hub_config.hubsync.sync_hub: active people only; hand-made groups untouched)."""
-        orm_user = orm.User.find(self.db, username)
-        if orm_user is None:
-            if not want:
-                return
-            orm_user = self.user_from_username(username).orm_user
-        for group in list(orm_user.groups):
-            if group.name.startswith(people.MANAGED_PREFIXES) and group.name not in want:
-                orm_user.groups.remove(group)
-        have = {g.name for g in orm_user.groups}
-        for name in sorted(want - have):
-            group = orm.Group.find(self.db, name)
-            if group is None:
-                group = orm.Group(name=name)
-                self.db.add(group)
-            orm_user.groups.append(group)
-        self.db.commit()
-
-
-class AuditHandler(_XuefaPage):
-    """审计日志: the newest acts, filtered by person or action; ``?format=csv|xlsx`` exports
-    the filtered log (every row, not just the page's)."""
-
-    PAGE = 200
-
-    @web.authenticated
-    async def get(self):
-        await self.require_admin()
-        person = self.get_argument("person", "", strip=True)[:64]
-        action = self.get_argument("action", "", strip=True)
-        action = action if action in audit.ACTION_LABELS else ""
-        fmt = self.get_argument("format", "")
-        if fmt in ("csv", "xlsx"):
-            items = await off_loop(functools.partial(audit.entries, self.db_url, person=person,
-                                                     action=action, limit=None))
-            data = await off_loop(audit.csv_bytes if fmt == "csv" else audit.xlsx_bytes, items)
-            self.set_header("Content-Type", "text/csv; charset=utf-8" if fmt == "csv" else
-                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-            self.set_header("Content-Disposition",
-                            f"attachment; filename=audit.{fmt}; filename*=UTF-8''"
-                            f"{url_escape('审计日志.' + fmt, plus=False)}")
-            self.set_header("X-Content-Type-Options", "nosniff")
-            self.finish(data)
-            return
-        items = await off_loop(functools.partial(audit.entries, self.db_url, person=person,
-                                                 action=action, limit=self.PAGE))
-        self.finish(await self.render_template("xuefa_audit.html", **self.page_ns(
-            entries=items, person=person, action=action, actions=audit.ACTION_LABELS,
-            page_size=self.PAGE)))
-
-
-class PasswordHandler(_XuefaPage):
-    """修改密码: anyone logged in changes their OWN password (the old one is required; the
-    account is always the logged-in one, whatever the form says)."""
-
-    @web.authenticated
-    async def get(self):
-        self.finish(await self._page())
-
-    async def _page(self, error: str | None = None, done: bool = False):
-        return await self.render_template("xuefa_password.html", **self.page_ns(
-            username=self.current_user.name, error=error, done=done))
-
-    @web.authenticated
-    async def post(self):
-        user = self.current_user
-        if getattr(user, "kind", "user") != "user":
-            raise web.HTTPError(403)
-        old = self.get_body_argument("old_password", "", strip=False)
-        new = self.get_body_argument("new_password", "", strip=False)
-        confirm = self.get_body_argument("confirm_password", "", strip=False)
-        client = client_ip(self)
-        refusal, delay = self.authenticator.throttle.check(user.name, client)
-        if refusal:
-            self.set_status(429)
-            return self.finish(await self._page(error=MSG_BAD_LOGIN))
-        if delay:
-            await asyncio.sleep(delay)
-        if new != confirm:
-            self.set_status(400)
-            return self.finish(await self._page(error=MSG_MISMATCH))
-        try:
-            await off_loop(functools.partial(accounts.change_password, self.db_url, user.name,
-                                             old, new, client=client))
-        except ValueError as e:
-            if str(e) == "原密码不正确。":
-                # a stolen session must not become an unthrottled password oracle
-                self.authenticator.throttle.failed(user.name, client)
-            self.set_status(400)
-            return self.finish(await self._page(error=str(e)))
-        self.log.info("%s changed their password from %s", user.name, client)
-        self.finish(await self._page(done=True))
+        return [("/login", XuefaLoginHandler), *pages.HANDLERS]

@@ -1,0 +1,24 @@
+"""certificate numbers, reminders sent, unit administrators' scopes (issue 16)
+
+Revision ID: 0006_certs_reminders
+Revises: 0005_admin_content
+Create Date: 2026-12-04 08:30:00
+
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision: str = "0006_certs_reminders"
+down_revision: Union[str, Sequence[str], None] = "0005_admin_content"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
