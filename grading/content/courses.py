@@ -149,16 +149,12 @@ def _exam_time(v: Any, end_of_day: bool) -> Any:
     return v
 
 
-class ExamSpec(Strict):
-    """考试规则 (``exam:`` in course.yaml or a campaign plan). Every field optional."""
+class TimeWindow(Strict):
+    """``opens``/``closes`` as exam rules and 述法评议 take them: a date alone opens at 00:00 and
+    closes at the end of that day (Beijing time); closes after opens."""
 
-    attempts: int = Field(default=3, ge=1, le=100, description="最多计分提交次数")
-    cooldown_minutes: int = Field(default=0, ge=0, le=60 * 24 * 30, description="两次提交的最短间隔")
-    counts: Literal["best", "last"] = "best"
     opens: datetime | None = None
     closes: datetime | None = None
-    show: Literal["score", "wrong"] = "wrong"
-    key: Literal["after", "always", "never"] = "after"
 
     @field_validator("opens", mode="before")
     @classmethod
@@ -171,10 +167,20 @@ class ExamSpec(Strict):
         return _exam_time(v, end_of_day=True)
 
     @model_validator(mode="after")
-    def _window(self) -> "ExamSpec":
+    def _window(self) -> "TimeWindow":
         if self.opens and self.closes and self.closes <= self.opens:
             raise ValueError(f"closes（{self.closes:%Y-%m-%d %H:%M}）应晚于 opens（{self.opens:%Y-%m-%d %H:%M}）")
         return self
+
+
+class ExamSpec(TimeWindow):
+    """考试规则 (``exam:`` in course.yaml or a campaign plan). Every field optional."""
+
+    attempts: int = Field(default=3, ge=1, le=100, description="最多计分提交次数")
+    cooldown_minutes: int = Field(default=0, ge=0, le=60 * 24 * 30, description="两次提交的最短间隔")
+    counts: Literal["best", "last"] = "best"
+    show: Literal["score", "wrong"] = "wrong"
+    key: Literal["after", "always", "never"] = "after"
 
     @property
     def policy(self) -> str:
@@ -211,6 +217,10 @@ class CourseSpec(Strict):
     order: int = 100  # position on 我的学习 among equals
     blueprint: Blueprint | None = None  # only with bank.yaml: papers drawn per learner and attempt
     exam: ExamSpec = Field(default_factory=ExamSpec)
+    # the city's programme the course belongs to (海陵大学堂, 向上学堂, 政法融学堂, 法治微讲堂)
+    programme: str = Field(default="", max_length=64)
+    # 谁执法谁讲法: the law-enforcing department whose head teaches the course
+    department: str = Field(default="", max_length=64)
 
     @field_validator("audience", mode="before")
     @classmethod
@@ -246,6 +256,47 @@ class CampaignPlan(Strict):
     elective: list[str] = Field(default_factory=list)
 
 
+class CampaignGuidance(Strict):
+    """市领导导学: a short note from the campaign's leader, shown atop every learner's 我的学习."""
+
+    leader: str = Field(min_length=1, max_length=64)  # 姓名/职务
+    title: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class RubricItem(Strict):
+    """One line of the 述法评议 rubric: what is judged and its maximum points."""
+
+    item: str = Field(min_length=2, max_length=100)
+    points: float = Field(gt=0, le=100)
+
+
+class ReviewSpec(TimeWindow):
+    """述法评议 (``review:`` in a campaign plan): a panel of reviewers scores, on ``rubric``, the
+    述法 report of every learner who submitted ``course`` in this campaign. The reviewers must
+    be people on the roster; ``xuefa campaign load`` checks that against the records DB
+    (grading.records.law_review.store_panel)."""
+
+    course: str = Field(pattern=ID_RE)
+    reviewers: list[str] = Field(min_length=1, max_length=20)
+    rubric: list[RubricItem] = Field(min_length=1, max_length=20)
+
+    @field_validator("reviewers")
+    @classmethod
+    def _reviewers(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not re.match(USERNAME_RE, name):
+                raise ValueError(f"评议人账号“{name}”格式不对（小写字母开头，3–20 位小写字母、数字或下划线）")
+        dup = sorted({n for n in v if v.count(n) > 1})
+        if dup:
+            raise ValueError(f"评议人重复：{', '.join(dup)}")
+        return v
+
+    @property
+    def total_points(self) -> float:
+        return float(sum(r.points for r in self.rubric))
+
+
 class CampaignSpec(Strict):
     """``courses/campaigns/<id>.yaml``: a learning month."""
 
@@ -260,6 +311,10 @@ class CampaignSpec(Strict):
     hours: dict[str, float] = Field(default_factory=dict)
     # defaults for its courses' exam rules (a course's own exam: values win)
     exam: ExamSpec | None = None
+    # 市领导导学 (optional; loading a plan without it removes the stored note)
+    guidance: CampaignGuidance | None = None
+    # 述法评议 panel (optional; see ReviewSpec)
+    review: ReviewSpec | None = None
 
     @field_validator("plans", mode="before")
     @classmethod
@@ -276,6 +331,12 @@ class CampaignSpec(Strict):
             both = set(plan.required) & set(plan.elective)
             if both:
                 raise ValueError(f"{aud.label}：课程 {', '.join(sorted(both))} 既是必修又是选修")
+        return self
+
+    @model_validator(mode="after")
+    def _review_course(self) -> "CampaignSpec":
+        if self.review is not None and self.review.course not in self.course_ids():
+            raise ValueError(f"review.course：述法评议的课程 {self.review.course} 不在本次学习活动的计划中")
         return self
 
     def course_ids(self) -> list[str]:
@@ -327,6 +388,9 @@ _ZH_ERRORS = {
     "literal_error": lambda c: f"取值应为 {c.get('expected', '')} 之一".replace("' or '", "', '"),
     "enum": lambda c: f"取值应为 {c.get('expected', '')} 之一".replace("' or '", "', '"),
     "string_too_short": lambda c: "不能为空",
+    "string_too_long": lambda c: f"不能超过 {c.get('max_length')} 个字",
+    "date_from_datetime_parsing": lambda c: "应为日期，例如 2026-12-01",
+    "date_type": lambda c: "应为日期，例如 2026-12-01",
     "too_short": lambda c: f"至少需要 {c.get('min_length', 1)} 项",
     "string_pattern_mismatch": lambda c: "格式不对（小写字母、数字、下划线）",
     "string_type": lambda c: "应为文字",

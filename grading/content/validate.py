@@ -24,9 +24,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import nbformat
+from pydantic import Field, ValidationError, field_validator
 
 from grading.content.bank import BANK_FILE, Bank, BlueprintError, check_blueprint, draw, load_bank, slot_notebook
-from grading.content.courses import ASSIGNMENT, CourseSpec, FormatError, load_course
+from grading.content.courses import (
+    ASSIGNMENT,
+    CourseSpec,
+    FormatError,
+    Strict,
+    _read_yaml,
+    _validation_problems,
+    load_course,
+)
 
 QUESTION_CLASSES = {
     "SingleChoice": "single", "MultipleChoice": "multiple", "TrueFalse": "truefalse",
@@ -664,16 +673,70 @@ def course_items(ctx: CourseContext) -> list[Item]:
     return out
 
 
+@dataclass(frozen=True)
+class Citation:
+    """One law named in a ``legal_basis``: the articles cited after its name, or 无条文 and why."""
+
+    law: str  # with its 书名号
+    articles: tuple[str, ...]
+    no_article: bool
+
+
+def _reason_spans(lb: str) -> list[tuple[int, int]]:
+    """Where the reasons after "无条文：" run: to the bracket that closes around them, else to the
+    next "；". A reason may mention articles or laws ("民法典第二百七十七条只规定…"); they are not cited."""
+    spans = []
+    # every 无条文 on its own: NO_ARTICLE_RE's greedy reason would swallow a second one
+    for m in re.finditer("无条文", lb):
+        if not NO_ARTICLE_RE.match(lb, m.start()):
+            continue
+        depth, end = 0, len(lb)
+        for i in range(m.start(), len(lb)):
+            ch = lb[i]
+            if ch in "（(":
+                depth += 1
+            elif ch in "）)":
+                if depth == 0:
+                    end = i
+                    break
+                depth -= 1
+            elif ch in "；;" and depth == 0:
+                end = i
+                break
+        spans.append((m.start(), end))
+    return spans
+
+
+def parse_citations(lb: Any) -> list[Citation]:
+    """The laws a ``legal_basis`` cites, each with the articles written after it up to the next law
+    (《A》第三条、第五条；《B》第二条)."""
+    if not isinstance(lb, str):
+        return []
+    spans = _reason_spans(lb)
+
+    def in_reason(pos: int) -> bool:
+        return any(a <= pos < b for a, b in spans)
+
+    marks = [m for m in LAW_RE.finditer(lb) if not in_reason(m.start())]
+    out = []
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(lb)
+        articles = tuple(a.group() for a in ARTICLE_RE.finditer(lb, m.end(), end) if not in_reason(a.start()))
+        no_article = any(m.end() <= a < end for a, _ in spans)
+        out.append(Citation(m.group(), articles, no_article))
+    return out
+
+
 def check_citations(ctx: CourseContext) -> list[Problem]:
     """Every question cites a law and an article of it, or says 无条文 and why."""
     out = []
     for it in course_items(ctx):
         if "." in it.qid:
             continue  # a case's sub-questions share the case's legal basis
-        lb = it.legal_basis if isinstance(it.legal_basis, str) else ""
-        if not lb.strip() or not LAW_RE.search(lb):
+        cites = parse_citations(it.legal_basis)
+        if not cites:
             continue  # missing or nameless: check_questions / the bank format already say so
-        if not ARTICLE_RE.search(lb) and not NO_ARTICLE_RE.search(lb):
+        if not any(c.articles or c.no_article for c in cites):
             out.append(Problem(it.file, it.cell, f"{it.qid}.legal_basis",
                                "法律依据应写明具体条文（第几条），不能只写法律名称或章节；确实没有对应条文的，"
                                "写“无条文：原因”"))
@@ -779,8 +842,119 @@ def _workdir(ctx: CourseContext) -> Path:
     return ctx.workdir
 
 
-QUALITY_CHECKS: list[Check] = [check_citations, check_all_correct, check_duplicate_stems, check_longest_key,
-                               check_ordered_options]
+# --- statute table (issue 17): statutes.yaml lists every cited law, its current version and articles
+
+STATUTES_FILE = "statutes.yaml"
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def article_number(article: str) -> int | None:
+    """第一百一十七条 / 第117条 -> 117, so the table and a citation may write the number either way."""
+    m = ARTICLE_RE.search(article)
+    if not m:
+        return None
+    num = m.group()[1:-1]
+    if num.isdigit():
+        return int(num)
+    total = cur = 0
+    for ch in num:
+        if ch in _CN_DIGITS:
+            cur = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            total += (cur or 1) * _CN_UNITS[ch]
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+class StatuteRow(Strict):
+    law: str = Field(min_length=3)
+    version: str
+    articles: list[str] = Field(default_factory=list)
+
+    @field_validator("law")
+    @classmethod
+    def _book_title(cls, v: str) -> str:
+        if not LAW_RE.fullmatch(v):
+            raise ValueError("法律名称应加书名号，并与题目法律依据中的写法一致，例如《中华人民共和国行政处罚法》")
+        return v
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> str:
+        # a bare year is a version too (YAML reads it as a number)
+        v = "" if v is None else str(v).strip()
+        if not v:
+            raise ValueError("现行版本不能为空，写明公布或最近一次修订、修正的年份，例如 2021年修订")
+        return v
+
+    @field_validator("articles", mode="before")
+    @classmethod
+    def _articles(cls, v: Any) -> Any:
+        for a in v or []:
+            if not isinstance(a, str) or article_number(a) is None:
+                raise ValueError(f"条文“{a}”应写成“第X条”，例如 第二十四条")
+        return v or []
+
+
+class StatuteTable(Strict):
+    statutes: list[StatuteRow]
+
+
+def load_statutes(path: Path) -> StatuteTable:
+    """Read ``statutes.yaml``. Raises :class:`FormatError` (fields like ``statutes.0.version``)."""
+    data = _read_yaml(path)
+    try:
+        return StatuteTable.model_validate(data)
+    except ValidationError as e:
+        raise FormatError(path, _validation_problems(e)) from None
+
+
+def check_statutes(ctx: CourseContext) -> list[Problem]:
+    """Every cited law is in ``statutes.yaml`` with a current version, and every cited article is
+    listed under it (an explicit 无条文 citation needs no row); a course citing any article needs
+    the table."""
+    table_file = f"{ctx.path.name}/{STATUTES_FILE}"
+    needed = []  # (item, citation) that need a row
+    for it in course_items(ctx):
+        if "." in it.qid:
+            continue  # a case's sub-questions share the case's legal basis
+        needed += [(it, c) for c in parse_citations(it.legal_basis) if not (c.no_article and not c.articles)]
+    path = ctx.path / STATUTES_FILE
+    if not path.exists():
+        if not needed:
+            return []
+        laws = "、".join(dict.fromkeys(c.law for _, c in needed))
+        return [Problem(table_file, None, "",
+                        f"缺少法条表 {STATUTES_FILE}：本课程的题目引用了{laws}，请列出每部法律法规的现行版本和引用的条文")]
+    try:
+        table = load_statutes(path)
+    except FormatError as e:
+        return [Problem(table_file, None, f, m) for f, m in e.problems]
+    out: list[Problem] = []
+    rows: dict[str, set[int]] = {}
+    for i, row in enumerate(table.statutes):
+        if row.law in rows:
+            out.append(Problem(table_file, None, f"statutes.{i}.law", f"{row.law}重复列出，请合并为一行"))
+        rows.setdefault(row.law, set()).update(article_number(a) for a in row.articles)
+    for it, c in needed:
+        field = f"{it.qid}.legal_basis"
+        if c.law not in rows:
+            out.append(Problem(it.file, it.cell, field,
+                               f"引用的{c.law}不在法条表 {STATUTES_FILE} 中，请在表中列出它的现行版本和引用的条文"))
+            continue
+        missing = [a for a in dict.fromkeys(c.articles) if article_number(a) not in rows[c.law]]
+        if missing:
+            out.append(Problem(it.file, it.cell, field,
+                               f"引用的{c.law}{'、'.join(missing)}不在法条表 {STATUTES_FILE} 该法律的 articles 中，"
+                               "请核对条文后补入表中"))
+    return out
+
+
+QUALITY_CHECKS: list[Check] = [check_citations, check_statutes, check_all_correct, check_duplicate_stems,
+                               check_longest_key, check_ordered_options]
 STATIC_CHECKS: list[Check] = [check_yaml, check_bank, check_layout, check_questions, check_points, *QUALITY_CHECKS]
 SLOW_CHECKS: list[Check] = [check_nbgrader, check_execute]
 CHECKS: list[Check] = STATIC_CHECKS + SLOW_CHECKS

@@ -26,7 +26,7 @@ from grading.content.bank import (
 )
 from grading.content.courses import CampaignSpec, FormatError, load_course, resolve_exam
 from grading.content.publish import publish_course, source_digest
-from grading.content.validate import validate_course
+from grading.content.validate import course_context, course_items, parse_citations, validate_course
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"test-platform-secret"
@@ -111,7 +111,20 @@ def make_course(root: Path, questions: list[dict] | None = None, blueprint: dict
     (cdir / "course.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
     (cdir / "bank.yaml").write_text(yaml.safe_dump({"questions": questions or fixture_bank()},
                                                    allow_unicode=True, sort_keys=False), encoding="utf-8")
+    write_statutes(cdir)
     return cdir
+
+
+def write_statutes(cdir: Path) -> None:
+    """The statute table listing what the course cites (the table's own check is test_quality's)."""
+    laws: dict[str, list[str]] = {}
+    for it in course_items(course_context(cdir)):
+        for c in parse_citations(it.legal_basis):
+            laws.setdefault(c.law, [])
+            laws[c.law] += [a for a in c.articles if a not in laws[c.law]]
+    rows = [{"law": law, "version": "2020年修订", "articles": arts} for law, arts in laws.items()]
+    text = yaml.safe_dump({"statutes": rows}, allow_unicode=True, sort_keys=False)
+    (cdir / "statutes.yaml").write_text(text, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Item quality checks of ``xuefa course validate`` (issue 17): every question cites a law and an
 article (or says 无条文 and why), no multiple choice whose key is every option, no stem shared
 with another course, the key is the uniquely longest option in at most a quarter of a course's
-single-choice questions, and options in a natural order (期限、金额) are not shuffled.
+single-choice questions, options in a natural order (期限、金额) are not shuffled, and every
+cited law and article is in the course's statute table (statutes.yaml) with its current version.
 
 Each check fails on a small bad course (a bank course or a notebook course in a temp folder)
 naming the file, the question and the field in Chinese; every shipped course passes them all."""
@@ -24,9 +25,13 @@ from grading.content.validate import (
     check_layout,
     check_longest_key,
     check_ordered_options,
+    check_statutes,
     check_yaml,
+    course_context,
+    parse_citations,
     validate_course,
 )
+from grading.content.courses import load_course
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.parent.name for p in (ROOT / "courses").glob("*/course.yaml"))
@@ -66,7 +71,15 @@ def bank_course(root: Path, cid: str, questions: list[dict]) -> Path:
     (cdir / "course.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
     (cdir / "bank.yaml").write_text(yaml.safe_dump({"questions": questions}, allow_unicode=True, sort_keys=False),
                                     encoding="utf-8")
+    statutes(cdir, {LAW: ("2021年修订", sorted({a for q in questions for c in parse_citations(q["legal_basis"])
+                                                for a in c.articles}))})
     return cdir
+
+
+def statutes(cdir: Path, rows: dict) -> None:
+    """statutes.yaml with ``{law: (version, [articles])}``."""
+    data = {"statutes": [{"law": law, "version": v, "articles": list(arts)} for law, (v, arts) in rows.items()]}
+    (cdir / "statutes.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def run(cdir: Path, check) -> list:
@@ -190,3 +203,111 @@ def test_quality_problems_fail_the_cli(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0, r.stdout
     assert "clibad/bank.yaml [q01.legal_basis]" in r.stdout and "第几条" in r.stdout, r.stdout + r.stderr
+
+
+# --- statute table ------------------------------------------------------------------------------
+
+DEPARTMENT_COURSES = {"xingzheng_zhifa": "综合行政执法", "weichengnian": "检察院", "falv_yuanzhu": "司法局",
+                      "tiaojie": "司法局"}
+
+
+def test_citations_are_split_per_law_and_reasons_cite_nothing():
+    cites = parse_citations("《中华人民共和国行政复议法》第二十条；《中华人民共和国行政诉讼法》第四十五条、第三条第三款")
+    assert [(c.law, c.articles) for c in cites] == [("《中华人民共和国行政复议法》", ("第二十条",)),
+                                                    ("《中华人民共和国行政诉讼法》", ("第四十五条", "第三条"))]
+    # an article or a law named in the reason for 无条文 is not cited
+    cites = parse_citations("《业主大会和业主委员会指导规则》（无条文：民法典第二百七十七条只规定可以设立，见《某市工作指引》）；"
+                            f"{LAW}第5条")
+    assert [(c.law, c.articles, c.no_article) for c in cites] == [
+        ("《业主大会和业主委员会指导规则》", (), True), (LAW, ("第5条",), False)]
+    cites = parse_citations("《某某工作意见》（无条文：意见不分条）；《另一份工作意见》（无条文：也不分条）")
+    assert [c.no_article for c in cites] == [True, True]
+
+
+def test_cited_law_or_article_missing_from_the_table_fails(tmp_path):
+    qs = filler(9) + [single("q01", "调查取证时执法人员应当出示证件吗（  ）？", ["甲", "乙", "丙", "丁"],
+                             legal_basis=f"{LAW}第五十五条；《中华人民共和国行政强制法》第十八条")]
+    cdir = bank_course(tmp_path, "table", qs)
+    statutes(cdir, {LAW: ("2021年修订", ["第51条"])})  # 第五十一条 written in digits is the same article
+    problems = run(cdir, check_statutes)
+    assert [str(p) for p in problems] == [
+        "table/bank.yaml [q01.legal_basis]: 引用的《中华人民共和国行政处罚法》第五十五条不在法条表 statutes.yaml "
+        "该法律的 articles 中，请核对条文后补入表中",
+        "table/bank.yaml [q01.legal_basis]: 引用的《中华人民共和国行政强制法》不在法条表 statutes.yaml 中，"
+        "请在表中列出它的现行版本和引用的条文"]
+
+    statutes(cdir, {LAW: ("2021年修订", ["第五十一条", "第五十五条"])})
+    p = only(run(cdir, check_statutes), "table/bank.yaml", "q01.legal_basis")
+    assert "《中华人民共和国行政强制法》不在法条表" in p.message
+
+    statutes(cdir, {LAW: ("2021年修订", ["第五十一条", "第五十五条"]),
+                    "《中华人民共和国行政强制法》": ("2011年公布", ["第十八条"])})
+    assert run(cdir, check_statutes) == []
+
+
+def test_no_article_citation_needs_no_row_and_a_version_is_required(tmp_path):
+    qs = filler(9) + [single("q01", "意见要求的做法是（  ）。", ["甲", "乙", "丙", "丁"],
+                             legal_basis="《关于实行国家机关“谁执法谁普法”普法责任制的意见》（无条文：该意见分部分编排，不分条）")]
+    cdir = bank_course(tmp_path, "noart", qs)
+    assert run(cdir, check_statutes) == []
+
+    statutes(cdir, {LAW: ("", ["第五十一条"])})
+    p = only(run(cdir, check_statutes), "noart/statutes.yaml", "statutes.0.version")
+    assert "现行版本不能为空" in p.message
+    (cdir / "statutes.yaml").write_text("statutes:\n- law: 中华人民共和国行政处罚法\n  version: 2021年修订\n"
+                                        "  articles: [五十一]\n", encoding="utf-8")
+    problems = run(cdir, check_statutes)
+    assert "书名号" in only(problems, "noart/statutes.yaml", "statutes.0.law").message
+    assert "第X条" in only(problems, "noart/statutes.yaml", "statutes.0.articles").message
+
+
+def test_course_citing_articles_without_a_table_fails(tmp_path):
+    cdir = bank_course(tmp_path, "notable", filler(10))
+    (cdir / "statutes.yaml").unlink()
+    p = only(run(cdir, check_statutes), "notable/statutes.yaml", "")
+    assert "缺少法条表" in p.message and LAW in p.message
+
+
+def test_shipped_tables_give_a_version_for_every_law():
+    for course in SHIPPED:
+        path = ROOT / "courses" / course / "statutes.yaml"
+        if not path.exists():
+            continue  # a course citing nothing needs none; the quality test above says if one does
+        rows = yaml.safe_load(path.read_text(encoding="utf-8"))["statutes"]
+        assert all(str(r["version"]).strip() for r in rows), course
+    table = yaml.safe_load((ROOT / "courses" / "weichengnian" / "statutes.yaml").read_text(encoding="utf-8"))
+    versions = {r["law"]: r["version"] for r in table["statutes"]}
+    assert versions["《中华人民共和国未成年人保护法》"] == "2020年修订、2024年修正"
+
+
+@pytest.mark.parametrize("course", sorted(DEPARTMENT_COURSES))
+def test_department_course_names_its_department_and_ends_with_a_case(course):
+    """谁执法谁讲法: the department in course.yaml, atop lesson 1, and a 践学 case with practice
+    questions closing the last lesson."""
+    spec = load_course(ROOT / "courses" / course)
+    assert DEPARTMENT_COURSES[course] in spec.department
+    ctx = course_context(ROOT / "courses" / course)
+    first = ctx.notebooks[spec.lessons[0].file].nb
+    md = [c.source for c in first.cells if c.cell_type == "markdown"]
+    assert f"部门负责人讲学：{spec.department}" in md[1], md[:2]
+    last = ctx.notebooks[spec.lessons[-1].file]
+    cases = [i for i, c in enumerate(last.nb.cells, 1) if c.cell_type == "markdown" and "践学案例" in c.source]
+    assert cases and spec.department in last.nb.cells[cases[-1] - 1].source
+    assert len([q for q in last.questions if q.cell > cases[-1]]) >= 1
+    assert last.nb.cells[-1].source.startswith("xf.Section(")
+
+
+def test_fazhi_zhengfu_teaches_public_lawyers_and_legality_review():
+    """Issue 17: 公职律师 and 合法性审查 / 重新审查 sections, each with practice questions."""
+    ctx = course_context(ROOT / "courses" / "fazhi_zhengfu")
+    cited = {}
+    for name in ("lesson1.ipynb", "lesson2.ipynb"):
+        for q in ctx.notebooks[name].questions:
+            cited[q.id if name == "lesson1.ipynb" else f"2.{q.id}"] = q.kwargs.get("legal_basis", "")
+    assert "《中华人民共和国律师法》第十一条" in cited["l1_04"] and "《公职律师管理办法》第五条" in cited["l1_05"]
+    assert "《重大行政决策程序暂行条例》第二十五条" in cited["2.l2_04"]
+    assert "《中华人民共和国行政处罚法》第七十五条" in cited["2.l2_06"]
+    sections = {n: [c.source for c in ctx.notebooks[n].nb.cells if c.source.startswith("xf.Section(")]
+                for n in ("lesson1.ipynb", "lesson2.ipynb")}
+    assert sections["lesson1.ipynb"][-1] == "xf.Section('三、公职律师')"
+    assert sections["lesson2.ipynb"][-1] == "xf.Section('三、合法性审查')"
