@@ -30,6 +30,7 @@ from grading.content.courses import ASSIGNMENT, CampaignSpec, CourseSpec, course
 from grading.exchange import nbconfig
 from grading.exchange.nbconfig import course_config, nbgrader_api
 from grading.host.datadir import DataDir
+from grading.records import audit, law_review, notices
 from grading.records.db import session_scope
 from grading.records.exams import store_campaign_rules, store_rules
 from grading.records.migrate import upgrade
@@ -69,10 +70,12 @@ def source_digest(cdir: Path) -> str:
 
 
 def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | None = None,
-                   if_changed: bool = False) -> PublishReport | None:
+                   if_changed: bool = False, actor: str | None = None,
+                   client: str | None = None) -> PublishReport | None:
     """Generate and release ``courses/<course_id>`` (or the course folder ``source``).
 
-    ``if_changed``: do nothing (return None) when this exact source is already released."""
+    ``if_changed``: do nothing (return None) when this exact source is already released.
+    With an ``actor`` (``xuefa course publish``) the release is in the audit log."""
     cdir = Path(source) if source else _course_dir(course_id)
     spec = load_course(cdir)
     has_bank = (cdir / BANK_FILE).exists()
@@ -118,6 +121,9 @@ def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | No
     upsert_course(datadir.records_db_url, spec)
     nbconfig.ensure_course(datadir, spec.id)
     stamp.write_text(digest + "\n")
+    if actor:
+        audit.record(datadir.records_db_url, actor=actor, action="course_publish", client=client,
+                     detail={"course": spec.id, "title": spec.title})
     log.info("published %s (%g points) to %s", spec.id, spec.points, outbound)
     return PublishReport(spec.id, spec.title, spec.points, outbound, [a.label for a in spec.audience])
 
@@ -151,6 +157,8 @@ def upsert_course(url: str, spec: CourseSpec) -> None:
             "assessment": spec.assessment.model_dump(),
             "trainers": spec.trainers,
             "laws": [law.model_dump() for law in spec.laws],
+            "programme": spec.programme,
+            "department": spec.department,  # 谁执法、谁讲法: shown on the course's card
         }
         row.published_at = datetime.now(timezone.utc).replace(tzinfo=None)
         s.add(row)
@@ -173,17 +181,36 @@ def publish_all(datadir: DataDir, root: Path | None = None, *, if_changed: bool 
     return [r for r in reports if r is not None]
 
 
-def load_campaign(datadir: DataDir | str, path: str | Path) -> CampaignSpec:
+def load_campaign(datadir: DataDir | str, path: str | Path, *, actor: str | None = None,
+                  client: str | None = None, strict_reviewers: bool = False) -> CampaignSpec:
     """Upsert the campaign of ``path`` and its course plan (replacing the previous plan).
 
-    Every course the plan names must be published first (it needs the Course row)."""
+    Every course the plan names must be published first (it needs the Course row). With an
+    ``actor`` the load is in the audit log."""
     spec = load_campaign_file(path)
+    return store_campaign(datadir, spec, actor=actor, client=client, source=Path(path).name,
+                          strict_reviewers=strict_reviewers)
+
+
+def store_campaign(datadir: DataDir | str, spec: CampaignSpec, *, actor: str | None = None,
+                   client: str | None = None, source: str = "",
+                   strict_reviewers: bool = False, keep_review: bool = False) -> CampaignSpec:
+    """What :func:`load_campaign` does with a validated plan: the file (``xuefa campaign
+    load``) and the 学习活动 page both come here. Its 导学 note is replaced too (none: removed).
+    Raises :class:`PublishError` (zh-CN) when a planned course is unpublished or not for that
+    audience. ``keep_review`` leaves the stored 述法评议 panel alone when ``spec`` has none (a
+    form that does not edit it)."""
     url = datadir.records_db_url if isinstance(datadir, DataDir) else str(datadir)
     upgrade(url)
     with session_scope(url) as s:
         missing = [cid for cid in spec.course_ids() if s.get(Course, cid) is None]
         if missing:
-            raise PublishError(f"{path}: 以下课程尚未发布：{', '.join(missing)}（先运行 xuefa course publish）")
+            raise PublishError(f"{source or spec.id}: 以下课程尚未发布：{', '.join(missing)}（先运行 xuefa course publish）")
+        for aud, plan in spec.plans.items():
+            wrong = [cid for cid in plan.required + plan.elective
+                     if (s.get(Course, cid).audiences or []) and aud.value not in s.get(Course, cid).audiences]
+            if wrong:
+                raise PublishError(f"{source or spec.id}: 课程 {', '.join(wrong)} 不面向{aud.label}")
         row = s.get(Campaign, spec.id) or Campaign(id=spec.id)
         row.name, row.start, row.end, row.pass_mark = spec.name, spec.start, spec.end, spec.pass_mark
         s.add(row)
@@ -199,6 +226,23 @@ def load_campaign(datadir: DataDir | str, path: str | Path) -> CampaignSpec:
             c = s.get(Course, cid)
             if c is not None:
                 c.hours = hours
+        s.flush()
+        guidance = spec.guidance.model_dump() if spec.guidance else None
+        guidance_changed = notices.store_guidance(s, spec.id, guidance, actor=actor)
+        # 述法评议 panel: an administrator's load refuses unknown reviewers; a plan loaded into a
+        # platform with another roster (tests, xuefa load, the demo) keeps only the known ones
+        try:
+            if spec.review is not None or not keep_review:  # the 学习活动 page has no review form
+                law_review.store_panel(s, spec.id, spec.review.model_dump(mode="json") if spec.review else None,
+                                       strict=strict_reviewers)
+        except ValueError as e:
+            raise PublishError(f"{source or spec.id}: {e}") from None
+        if actor:
+            audit.add(s, actor=actor, action="campaign_load", client=client, detail={
+                "campaign": spec.id, "name": spec.name, "start": spec.start.isoformat(),
+                "end": spec.end.isoformat(), "pass_mark": spec.pass_mark,
+                "courses": sum(len(p.required) + len(p.elective) for p in spec.plans.values()),
+                "guidance": guidance_changed, **({"source": source} if source else {})})
     store_campaign_rules(url, spec.id, spec.exam.model_dump(mode="json", exclude_unset=True) if spec.exam else None)
     return spec
 

@@ -156,35 +156,49 @@ class Account:
     must_change: bool
     failed_attempts: int
     phone: str
+    admin_scope: str = ""  # an administrator's 管理范围 (unit path; "" city-wide or not an admin)
 
 
-def _account(p: Learner) -> Account:
+def _account(p: Learner, scope_paths: dict[int, str] | None = None) -> Account:
     cred = p.credential
+    scope = ""
+    if p.role == Role.admin and p.admin_scope_unit_id is not None:
+        scope = (scope_paths or {}).get(p.admin_scope_unit_id, "?")
     return Account(p.username, p.name, p.unit.path, p.audience.label, p.role.value, p.role.label,
                    bool(p.active), bool(cred.must_change) if cred else True,
-                   int(cred.failed_attempts or 0) if cred else 0, p.phone or "")
+                   int(cred.failed_attempts or 0) if cred else 0, p.phone or "", scope)
 
 
-def search(url: str, query: str, limit: int = 50) -> list[Account]:
+def _scope_paths(s, people) -> dict[int, str]:
+    ids = {p.admin_scope_unit_id for p in people if p.admin_scope_unit_id is not None}
+    return dict(s.execute(select(Unit.id, Unit.path).where(Unit.id.in_(ids))).all()) if ids else {}
+
+
+def search(url: str, query: str, limit: int = 50, *, unit_ids=None) -> list[Account]:
     """People whose 账号, 姓名, 手机 or unit path contains ``query`` (all of them, up to
-    ``limit``, when it is empty), ordered by 账号."""
+    ``limit``, when it is empty), ordered by 账号. ``unit_ids`` (a unit administrator's
+    :class:`grading.records.scopes.Scope` ``unit_ids``) limits the search to those units."""
     q = (select(Learner).join(Unit, Learner.unit_id == Unit.id)
          .options(selectinload(Learner.unit), selectinload(Learner.credential))
          .order_by(Learner.username).limit(limit))
+    if unit_ids is not None:
+        q = q.where(Learner.unit_id.in_(sorted(unit_ids) or [-1]))
     query = (query or "").strip()[:64]
     if query:
         like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         q = q.where(or_(*(col.like(like, escape="\\") for col in
                           (Learner.username, Learner.name, Learner.phone, Unit.path))))
     with session_scope(url) as s:
-        return [_account(p) for p in s.scalars(q)]
+        found = list(s.scalars(q))
+        paths = _scope_paths(s, found)
+        return [_account(p, paths) for p in found]
 
 
 def get_account(url: str, username: str) -> Account | None:
     with session_scope(url) as s:
         p = s.scalar(select(Learner).options(selectinload(Learner.unit), selectinload(Learner.credential))
                      .where(Learner.username == username))
-        return _account(p) if p is not None else None
+        return _account(p, _scope_paths(s, [p])) if p is not None else None
 
 
 def _person(s, username: str) -> Learner:
@@ -253,6 +267,38 @@ def set_role(url: str, username: str, role: str | Role, *, actor: str, client: s
         p.role = new
         audit.add(s, actor=actor, action="change_role", target=username,
                   detail={"from": old.value, "to": new.value}, client=client)
+        return old != new
+
+
+def set_scope(url: str, username: str, unit_path: str | None, *, actor: str,
+              client: str | None = None) -> bool:
+    """Set an administrator's 管理范围 to the unit at ``unit_path`` and its sub-units (empty or
+    None, or the city root itself: city-wide); False when unchanged. Only city-wide
+    administrators may call this (the caller checks); nobody narrows their own scope, so the
+    platform never loses its last city-wide administrator by accident."""
+    from grading.records.scopes import unit_by_path
+
+    with session_scope(url) as s:
+        p = _person(s, username)
+        if p.role != Role.admin:
+            raise ValueError(f"{p.name}（{username}）不是管理员，不能设置管理范围。")
+        unit = None
+        if unit_path and str(unit_path).strip():
+            unit = unit_by_path(s, unit_path)
+            if unit is None:
+                raise ValueError(f"单位“{str(unit_path)[:64]}”不存在。")
+            if unit.parent_id is None:
+                unit = None  # the city itself: the same as city-wide
+        new = unit.id if unit is not None else None
+        if new is not None and username == actor:
+            raise ValueError("不能缩小自己的管理范围。")
+        old = p.admin_scope_unit_id
+        old_path = s.get(Unit, old).path if old is not None and s.get(Unit, old) is not None else ""
+        p.admin_scope_unit_id = new
+        audit.add(s, actor=actor, action="change_scope", target=username,
+                  detail={"scope_from": old_path or "全市",
+                          "scope_to": unit.path if unit is not None else "全市"},
+                  client=client)
         return old != new
 
 

@@ -31,13 +31,40 @@ ACTION_LABELS = {
     "reactivate": "恢复账号",
     "change_role": "变更角色",
     "change_password": "本人修改密码",
+    # issue 16: unit administrators, certificates, reminders
+    "change_scope": "变更管理范围",
+    "issue_certificate": "颁发结业证书",
+    "download_certificates": "下载单位结业证书",
+    "send_reminder": "发送学习提醒",
+    # administration content: roster, courses, campaigns, notices
+    "roster_import": "导入花名册",
+    "course_publish": "发布课程",
+    "campaign_load": "编辑学习活动",
+    "notice_post": "发布通知",
+    "notice_withdraw": "撤回通知",
+    "law_review": "述法评议评分",
 }
 # detail keys and values as an administrator reads them (the stored JSON keeps stable codes)
 DETAIL_LABELS = {
     "from": "原角色", "to": "新角色", "changed": "状态有变化",
     "failed_attempts_before": "解锁前连续失败次数", "must_change": "须修改密码",
+    # certificates, reminders
+    "number": "证书编号", "unit": "单位", "count": "人数", "reached": "提醒人数", "emails": "邮件",
+    "group_messages": "群消息", "skipped": "今日已提醒跳过", "failures": "发送失败",
+    "scope_from": "原管理范围", "scope_to": "新管理范围",
+    # administration content
+    "file": "文件", "total": "名单人数", "created": "新增", "updated": "更新", "moved": "调动单位",
+    "deactivated": "停用", "reactivated": "恢复", "deactivate_missing": "停用名单外人员",
+    "course": "课程", "title": "标题", "notice": "通知编号", "audience": "对象",
+    "expires_on": "截止日期", "campaign": "学习活动", "name": "名称", "start": "开始日期",
+    "end": "结束日期", "pass_mark": "合格线", "courses": "课程安排数", "guidance": "导学",
+    "source": "来源", "review_total": "评议总分",
 }
-_VALUE_LABELS = {"learner": "学员", "trainer": "讲师", "admin": "管理员", True: "是", False: "否"}
+_VALUE_LABELS = {"learner": "学员", "trainer": "讲师", "admin": "管理员", True: "是", False: "否",
+                 # roster options, notice audiences
+                 "units": "名单中各单位", "all": "全部",
+                 "cadre": "干部", "young_cadre": "年轻干部", "legal_staff": "政法干警",
+                 "volunteer": "法律明白人"}
 _SECRET_WORDS = ("password", "passwd", "hash", "secret", "token", "密码")
 HEADER = ["时间（UTC）", "操作人", "操作", "对象账号", "详情", "来源地址"]
 

@@ -1,7 +1,8 @@
 """What a learner's 我的学习 page shows: the current campaign's modules for their audience.
 
-Records-DB queries only (the page runs in the learner's kernel and asks the records service,
-which calls :func:`my_learning` as the token's user). Status of a module follows the completion
+Records-DB queries only (the page is rendered by the learner's own server,
+``hub_config.home.server_ext``, which asks the records service; the service calls
+:func:`my_learning` as the token's user). Status of a module follows the completion
 rules in :mod:`grading.records.completion` — mastery, not time:
 
 ========  ================================================================
@@ -19,7 +20,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import func, select
 
-from grading.records import exams
+from grading.records import certs, exams, law_review, notices
 from grading.records.db import session_scope
 from grading.records.models import (
     AUDIENCE_LABELS,
@@ -68,7 +69,8 @@ def my_learning(url: str, username: str, today: date | None = None) -> dict:
         learner = s.scalars(select(Learner).where(Learner.username == username)).first()
         if learner is None or not learner.active:
             return {"username": username, "learner": False, "campaign": None, "modules": [],
-                    "message": "名册中没有您的学习档案，请联系管理员。"}
+                    "message": "名册中没有您的学习档案，请联系管理员。",
+                    "guidance": None, "notices": [], "certificate": None, "law_review": None}
         out = {
             "username": username,
             "learner": True,
@@ -81,11 +83,26 @@ def my_learning(url: str, username: str, today: date | None = None) -> dict:
             "required_passed": 0,
             "credited_hours": 0.0,
             "complete": False,
+            # Optional 我的学习 blocks, rendered by hub_config.home.page when set and not at all
+            # when None/[], each from the module that owns its data (notices, certs, law_review):
+            #   guidance     {"leader", "title", "text"}            市领导导学 (top of the page)
+            #   notices      [{"title", "body", "posted_at"}, ...]   通知公告
+            #   certificate  {"number", "url"}                       下载结业证书 (when complete)
+            #   law_review   {"status", "mean", "url"}               述法评议
+            # (url values must be site paths starting with "/"; others are not linked)
+            "guidance": None,
+            "notices": [],
+            "certificate": None,
+            "law_review": None,
         }
+        out["notices"] = [{"title": n["title"], "body": n["body"], "posted_at": _day(n["posted_at"])}
+                          for n in notices.home_notices(s, learner, today)]
+        out["law_review"] = law_review.home_review(s, username)
         camp = current_campaign(s, today)
         if camp is None:
             out["message"] = "目前没有进行中的学习活动。"
             return out
+        out["guidance"] = notices.home_guidance(s, camp)
         out["campaign"] = {
             "id": camp.id, "name": camp.name, "start": camp.start.isoformat(),
             "end": camp.end.isoformat(), "deadline": camp.end.isoformat(),
@@ -130,7 +147,14 @@ def my_learning(url: str, username: str, today: date | None = None) -> dict:
         out["required_passed"] = sum(1 for m in req if m["status"] == PASSED)
         out["credited_hours"] = round(sum(m["hours"] for m in modules if m["status"] == PASSED), 2)
         out["complete"] = bool(req) and out["required_passed"] == len(req)
+        if out["complete"]:  # certs re-checks with the completion rules before offering it
+            cert = certs.home_certificate(s, username, camp.id)
+            out["certificate"] = {"number": cert["number"], "url": cert["url"]} if cert else None
         return out
+
+
+def _day(v) -> str:
+    return v.strftime("%Y-%m-%d") if isinstance(v, (date, datetime)) else str(v or "")
 
 
 def _module(course: Course, required: bool, results: list[Result], n_events: int, pending: bool,

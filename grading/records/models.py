@@ -100,6 +100,11 @@ class Learner(Base):
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # issue 16: an administrator's 管理范围, the unit whose subtree they manage (None:
+    # city-wide). No foreign key on purpose: a second FK to units would make ``unit`` ambiguous;
+    # grading.records.scopes checks the id against the tree.
+    admin_scope_unit_id: Mapped[int | None] = mapped_column(Integer)
+    email: Mapped[str | None] = mapped_column(String(120))  # roster 邮箱, for reminders
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -334,3 +339,128 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[Any] = mapped_column(JSON, nullable=True)
     client: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- issue 16, administration content: 导学 notes and 通知公告 ----------------------
+
+
+class CampaignGuidance(Base):
+    """市领导导学: the short guidance note a campaign's leader gives learners (one per campaign,
+    shown at the top of 我的学习). Kept apart from ``campaigns`` so a plan reload without a
+    ``guidance:`` block is an explicit removal, not a schema concern of the plan rows."""
+
+    __tablename__ = "campaign_guidance"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    leader: Mapped[str] = mapped_column(String(64))  # 姓名/职务
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Notice(Base):
+    """通知公告 posted by an administrator; withdrawn notices stay (who withdrew, when)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_live", "withdrawn_at", "posted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    # None: everyone; else an Audience code (the roster's 身份)
+    audience: Mapped[str | None] = mapped_column(String(20))
+    expires_on: Mapped[date | None] = mapped_column(Date)  # last day shown
+    posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    posted_by: Mapped[str] = mapped_column(String(64))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- issue 16, certificates and reminders -------------------------------------------
+
+
+class IssuedCertificate(Base):
+    """A 结业证书 issued to a learner for a campaign: its public number (unguessable, shown on
+    the PDF and checked by the public verification page) and what it certifies, frozen at issue."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("learner_id", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    name: Mapped[str] = mapped_column(String(64))  # as on the certificate, even if renamed later
+    courses: Mapped[list] = mapped_column(JSON, default=list)  # course titles passed
+    hours: Mapped[float] = mapped_column(Float, default=0)
+    issued_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReminderSent(Base):
+    """One reminder reached a person on a day (by email or in their unit's group message):
+    at most one per person per day, enforced by the unique key."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("learner_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    channels: Mapped[str] = mapped_column(String(40))  # "email", "webhook" or "email,webhook"
+    sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_by: Mapped[str] = mapped_column(String(64))
+
+
+# --- 述法评议 (issue 17): a campaign's review panel scores its leaders' 述法 reports ---------------
+# grading.records.law_review is the only code that reads or writes these tables.
+
+
+class LawReviewPanel(Base):
+    """The ``review:`` block of a campaign plan: which course's report is reviewed, by whom
+    (account names, in the plan's order) and on which rubric (``[{"item", "points"}]``)."""
+
+    __tablename__ = "law_review_panels"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(64))
+    reviewers: Mapped[list] = mapped_column(JSON, default=list)
+    rubric: Mapped[list] = mapped_column(JSON, default=list)
+    opens: Mapped[datetime | None] = mapped_column(DateTime)  # UTC
+    closes: Mapped[datetime | None] = mapped_column(DateTime)  # UTC
+
+
+class LawReviewReport(Base):
+    """The report text a panel scores, frozen when a reviewer first opens it: nbgrader keeps
+    only a learner's latest submission, and every reviewer must score the same text."""
+
+    __tablename__ = "law_review_reports"
+    __table_args__ = (UniqueConstraint("campaign_id", "learner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)  # of the attempt it came from
+    captured_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LawReview(Base):
+    """One reviewer's score of one leader's report; final once written (see law_review)."""
+
+    __tablename__ = "law_reviews"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "learner_id", "reviewer_id"),
+        Index("ix_law_reviews_reviewer", "reviewer_id", "campaign_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"))  # the leader reviewed
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("learners.id"))
+    scores: Mapped[list] = mapped_column(JSON, default=list)  # per rubric item, in rubric order
+    total: Mapped[float] = mapped_column(Float, default=0)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

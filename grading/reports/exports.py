@@ -31,11 +31,12 @@ _RATE_COLS = {"participation_rate", "completion_rate", "pass_rate", "cumulative_
 _HEADER_FILL = PatternFill("solid", fgColor="C00000")
 
 
-def _frames(url: str, campaign_id: str, today: date | None = None):
-    ov = reports.overview(url, campaign_id, today=today)
-    units = reports.by_unit(url, campaign_id).drop(columns=_UNIT_HIDDEN)
-    lag = reports.laggards(url, campaign_id)
-    trend = reports.daily_trend(url, campaign_id)
+def _frames(url: str, campaign_id: str, today: date | None = None, scope: int | None = None):
+    # scope: a unit administrator's 管理范围 (issue 16); the workbook then holds only its people
+    ov = reports.overview(url, campaign_id, today=today, scope=scope)
+    units = reports.by_unit(url, campaign_id, scope=scope).drop(columns=_UNIT_HIDDEN)
+    lag = reports.laggards(url, campaign_id, scope=scope)
+    trend = reports.daily_trend(url, campaign_id, scope=scope)
     return ov, units, lag, trend
 
 
@@ -67,8 +68,9 @@ def _write_table(ws, df: pd.DataFrame, start_row: int = 1) -> None:
         ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(cols))}{start_row + len(df)}"
 
 
-def workbook(url: str, campaign_id: str, *, today: date | None = None) -> Workbook:
-    ov, units, lag, trend = _frames(url, campaign_id, today)
+def workbook(url: str, campaign_id: str, *, today: date | None = None,
+             scope: int | None = None) -> Workbook:
+    ov, units, lag, trend = _frames(url, campaign_id, today, scope)
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET_SUMMARY
@@ -93,25 +95,27 @@ def workbook(url: str, campaign_id: str, *, today: date | None = None) -> Workbo
     return wb
 
 
-def write_xlsx(url: str, campaign_id: str, path: str | Path, *, today: date | None = None) -> Path:
+def write_xlsx(url: str, campaign_id: str, path: str | Path, *, today: date | None = None,
+               scope: int | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook(url, campaign_id, today=today).save(path)
+    workbook(url, campaign_id, today=today, scope=scope).save(path)
     return path
 
 
-def xlsx_bytes(url: str, campaign_id: str, *, today: date | None = None) -> bytes:
+def xlsx_bytes(url: str, campaign_id: str, *, today: date | None = None,
+               scope: int | None = None) -> bytes:
     """The workbook as bytes (for the dashboards' download button)."""
     buf = io.BytesIO()
-    workbook(url, campaign_id, today=today).save(buf)
+    workbook(url, campaign_id, today=today, scope=scope).save(buf)
     return buf.getvalue()
 
 
-def write_csv(url: str, campaign_id: str, path: str | Path) -> Path:
+def write_csv(url: str, campaign_id: str, path: str | Path, *, scope: int | None = None) -> Path:
     """The by-unit table with Chinese headers; UTF-8 with BOM so Excel shows the Chinese."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df = reports.labelled(reports.by_unit(url, campaign_id).drop(columns=_UNIT_HIDDEN))
+    df = reports.labelled(reports.by_unit(url, campaign_id, scope=scope).drop(columns=_UNIT_HIDDEN))
     df = df.rename(columns=csv_text).map(csv_text)
     df.to_csv(path, index=False, encoding="utf-8-sig")
     return path

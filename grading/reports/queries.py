@@ -108,6 +108,22 @@ def _top_of(tree: pd.DataFrame, parent_id: int | None) -> dict[int, int]:
     return out
 
 
+class OutOfScope(PermissionError):
+    """A unit administrator asked for a unit outside their 管理范围 (pages answer 403)."""
+
+
+def _scoped_unit(tree: pd.DataFrame, unit_id: int | None, scope: int | None) -> int | None:
+    """The unit a scoped query starts from (issue 16 unit administrators): ``scope`` is the
+    viewer's scope unit (None: city-wide); an asked ``unit_id`` must lie in its subtree."""
+    if scope is None:
+        return unit_id
+    if unit_id is None:
+        return int(scope)
+    if int(unit_id) not in set(_descendants(tree, int(scope))):
+        raise OutOfScope(int(unit_id))
+    return int(unit_id)
+
+
 def _descendants(tree: pd.DataFrame, unit_id: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for uid, p in zip(tree["id"], tree["parent_id"]):
@@ -218,10 +234,12 @@ class Overview:
         return pd.DataFrame({"指标": list(names.values()), "数值": [values[k] for k in names]})
 
 
-def overview(url: str, campaign_id: str, *, today: date | None = None) -> Overview:
+def overview(url: str, campaign_id: str, *, today: date | None = None, scope: int | None = None) -> Overview:
     with get_engine(url).connect() as conn:
         camp = rules.load_campaign(conn, campaign_id)
         counts = _unit_counts(conn, camp)
+        if scope is not None:
+            counts = counts[counts["unit_id"].isin(_descendants(units(conn), int(scope)))]
     tot = {c: float(counts[c].sum()) if len(counts) else 0.0 for c in _COUNT_COLS}
     return Overview(
         campaign_id=camp.id,
@@ -245,15 +263,18 @@ def overview(url: str, campaign_id: str, *, today: date | None = None) -> Overvi
 # --- by unit -----------------------------------------------------------------------------------
 
 
-def by_unit(url: str, campaign_id: str, parent_id: int | None = None) -> pd.DataFrame:
-    """One row per child unit of ``parent_id`` (default: the townships/departments), counts of
-    everyone under it, sorted by completion rate (lowest first, the units to chase).
+def by_unit(url: str, campaign_id: str, parent_id: int | None = None, *,
+            scope: int | None = None) -> pd.DataFrame:
+    """One row per child unit of ``parent_id`` (default: the townships/departments, or the
+    children of the ``scope`` unit), counts of everyone under it, sorted by completion rate
+    (lowest first, the units to chase).
 
     People attached to ``parent_id`` itself get a row of their own named "<parent>(本级)"."""
     with get_engine(url).connect() as conn:
         camp = rules.load_campaign(conn, campaign_id)
         counts = _unit_counts(conn, camp)
         tree = units(conn)
+    parent_id = _scoped_unit(tree, parent_id, scope)
     top = _top_of(tree, parent_id)
     if parent_id is None:
         children = tree[tree["parent_id"].isin(tree.loc[tree["parent_id"].isna(), "id"])]
@@ -324,25 +345,28 @@ def _people_frame(conn, camp, tree, unit_id: int | None, statuses=None, missing=
     return df
 
 
-def people(url: str, campaign_id: str, unit_id: int | None = None) -> pd.DataFrame:
+def people(url: str, campaign_id: str, unit_id: int | None = None, *,
+           scope: int | None = None) -> pd.DataFrame:
     """Everyone in scope under ``unit_id`` (default: everyone) with their status (drill-down)."""
     with get_engine(url).connect() as conn:
         camp = rules.load_campaign(conn, campaign_id)
         tree = units(conn)
-        df = _people_frame(conn, camp, tree, unit_id)
+        df = _people_frame(conn, camp, tree, _scoped_unit(tree, unit_id, scope))
     return df[
         ["top_unit", "unit_path", "name", "username", "audience", "status", "n_passed",
          "n_required", "avg_score", "hours", "completed_at"]
     ]
 
 
-def laggards(url: str, campaign_id: str, unit_id: int | None = None) -> pd.DataFrame:
+def laggards(url: str, campaign_id: str, unit_id: int | None = None, *,
+             scope: int | None = None) -> pd.DataFrame:
     """未开始 / 未完成 / 未合格 people per unit, with the required courses they still lack,
     sorted by township/department then unit and name: ready to send to unit contacts."""
     with get_engine(url).connect() as conn:
         camp = rules.load_campaign(conn, campaign_id)
         tree = units(conn)
-        df = _people_frame(conn, camp, tree, unit_id, statuses=rules.LAGGARD_STATUSES, missing=True)
+        df = _people_frame(conn, camp, tree, _scoped_unit(tree, unit_id, scope),
+                           statuses=rules.LAGGARD_STATUSES, missing=True)
     titles = camp.course_titles()
     df["missing"] = [
         "、".join(titles.get(c, c) for c in sorted(m.split("|"))) if isinstance(m, str) and m else ""
@@ -358,11 +382,12 @@ def laggards(url: str, campaign_id: str, unit_id: int | None = None) -> pd.DataF
 # --- daily trend -------------------------------------------------------------------------------
 
 
-def daily_trend(url: str, campaign_id: str) -> pd.DataFrame:
+def daily_trend(url: str, campaign_id: str, *, scope: int | None = None) -> pd.DataFrame:
     """Completions and course passes per day over the campaign calendar (every day from start to
     end, plus any later day with late completions), with the cumulative completion rate."""
     with get_engine(url).connect() as conn:
         camp = rules.load_campaign(conn, campaign_id)
+        extra = {"unit_ids": _descendants(units(conn), int(scope))} if scope is not None else {}
         q = rules.with_learner_rows(
             """
             SELECT 'learner' AS kind, date(completed_at) AS day, COUNT(*) AS n
@@ -372,9 +397,10 @@ def daily_trend(url: str, campaign_id: str) -> pd.DataFrame:
             FROM course_rows WHERE passed_at IS NOT NULL AND required = 1 GROUP BY date(passed_at)
             UNION ALL
             SELECT 'population', NULL, COUNT(*) FROM learner_rows
-            """
+            """,
+            unit_ids=scope is not None,
         )
-        rows = conn.execute(q, rules.params(camp)).all()
+        rows = conn.execute(q, rules.params(camp, **extra)).all()
     population = next((int(n) for k, _, n in rows if k == "population"), 0)
     done = {date.fromisoformat(str(d)[:10]): int(n) for k, d, n in rows if k == "learner"}
     passes = {date.fromisoformat(str(d)[:10]): int(n) for k, d, n in rows if k == "course"}
@@ -417,10 +443,12 @@ GROUP BY l.unit_id, i.question_id
 """
 
 
-def item_analysis(url: str, campaign_id: str, course_id: str | None = None) -> ItemAnalysis:
+def item_analysis(url: str, campaign_id: str, course_id: str | None = None, *,
+                  scope: int | None = None) -> ItemAnalysis:
     """Every answer since the campaign start counts (all attempts), hardest first.
 
-    ``course_id=None``: every course of the campaign (one grouped query per course)."""
+    ``course_id=None``: every course of the campaign (one grouped query per course); ``scope``:
+    only the answers of people in that unit's subtree."""
     with get_engine(url).connect() as conn:
         camp = rules.load_campaign(conn, campaign_id)
         tree = units(conn)
@@ -433,6 +461,8 @@ def item_analysis(url: str, campaign_id: str, course_id: str | None = None) -> I
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["unit_id", "course_id", "question_id", "legal_basis", "answers", "correct"]
     )
+    if scope is not None:
+        raw = raw[raw["unit_id"].isin(_descendants(tree, int(scope)))].reset_index(drop=True)
     titles = camp.course_titles()
     raw["answers"] = pd.to_numeric(raw["answers"]).astype(int)
     raw["correct"] = pd.to_numeric(raw["correct"]).astype(int)
@@ -473,3 +503,73 @@ def campaigns(url: str) -> pd.DataFrame:
     with get_engine(url).connect() as conn:
         rows = rules.campaign_rows(conn)
     return pd.DataFrame(rows, columns=["id", "name", "start", "end"])
+
+
+# --- 述法评议 (issue 17): review completion per unit ---------------------------------------------
+
+LABELS.update({
+    "reports": "提交述法报告人数",
+    "reviewed": "已开始评议人数",
+    "review_complete": "评议完成人数",
+    "review_rate": "评议完成率",
+    "review_mean": "评议平均分",
+    "n_panel": "评议人数",
+    "n_submitted": "已评议人数",
+    "review_status": "评议状态",
+})
+
+
+def law_review_people(url: str, campaign_id: str, *, scope: int | None = None) -> pd.DataFrame:
+    """One row per leader under review in the campaign (grading.records.law_review decides
+    who): unit, how many of the panel have scored, complete or not, the mean so far; with
+    ``scope`` (a unit administrator's unit) only those under it."""
+    from grading.records import law_review
+
+    rows = law_review.leader_rows(url, campaign_id)
+    cols = ["username", "name", "unit_id", "unit_path", "n_panel", "n_submitted", "complete",
+            "final", "mean", "total_points"]
+    df = pd.DataFrame(rows, columns=cols)
+    df["review_status"] = [law_review.STATUS_DONE if f else law_review.STATUS_REVIEWING if n
+                           else law_review.STATUS_WAITING for f, n in zip(df["final"], df["n_submitted"])]
+    if scope is not None and not df.empty:
+        with get_engine(url).connect() as conn:
+            inside = _descendants(units(conn), int(scope))
+        df = df[df["unit_id"].isin(inside)].reset_index(drop=True)
+    return df.rename(columns={"mean": "review_mean"})
+
+
+def law_review_by_unit(url: str, campaign_id: str, parent_id: int | None = None, *,
+                       scope: int | None = None) -> pd.DataFrame:
+    """述法评议 completion per child unit of ``parent_id`` (default: townships/departments, or
+    the children of ``scope``): leaders who submitted a report, those with at least one review,
+    those whose panel has all scored, that share, and the mean of the complete leaders' means.
+    Empty when the campaign has no panel or ``parent_id`` lies outside ``scope``."""
+    people = law_review_people(url, campaign_id, scope=scope)
+    out_cols = ["unit_id", "unit", "unit_path", "reports", "reviewed", "review_complete",
+                "review_rate", "review_mean"]
+    if people.empty:
+        return pd.DataFrame(columns=out_cols)
+    with get_engine(url).connect() as conn:
+        tree = units(conn)
+    if scope is not None:
+        if parent_id is None:
+            parent_id = int(scope)
+        elif int(parent_id) not in set(_descendants(tree, int(scope))):
+            return pd.DataFrame(columns=out_cols)
+    top = _top_of(tree, parent_id)
+    people = people[people["unit_id"].isin(top.keys())].copy()
+    people["row_id"] = people["unit_id"].map(top)
+    names = tree.set_index("id")
+    rows = []
+    for row_id, g in people.groupby("row_id"):
+        done = g[g["complete"]]
+        rows.append({
+            "unit_id": int(row_id),
+            # people attached to the parent itself, as by_unit shows them
+            "unit": names.loc[row_id, "name"] + ("(本级)" if row_id == parent_id else ""),
+            "unit_path": names.loc[row_id, "path"], "reports": len(g),
+            "reviewed": int((g["n_submitted"] > 0).sum()), "review_complete": len(done),
+            "review_rate": _rate(len(done), len(g)),
+            "review_mean": round(float(done["review_mean"].mean()), 1) if len(done) else None,
+        })
+    return pd.DataFrame(rows, columns=out_cols).sort_values(["review_rate", "unit_path"]).reset_index(drop=True)

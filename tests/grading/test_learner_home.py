@@ -40,14 +40,14 @@ def test_each_audience_sees_its_plan(records_url):
     assert g["campaign"]["name"] == "2026 干部学习月"
     assert g["campaign"]["deadline"] == "2026-12-31"
     assert g["campaign"]["days_left"] == 33
-    assert _ids(g, True) == {"fazhi_zhengfu", "xingzheng_zhifa", "weichengnian"}
+    assert _ids(g, True) == {"xianfa", "fazhi_zhengfu", "xingzheng_zhifa", "weichengnian"}
     assert _ids(g, False) == {"shufa", "jiceng_zhili", "pingtai_rumen"}
     m = my_learning(records_url, "mingbai1", today=TODAY)
-    assert _ids(m, True) == {"jiceng_zhili", "weichengnian", "tiaojie", "falv_yuanzhu"}
+    assert _ids(m, True) == {"weijiangtang", "jiceng_zhili", "weichengnian", "tiaojie", "falv_yuanzhu"}
     z = my_learning(records_url, "zhengfa1", today=TODAY)
-    assert _ids(z, True) == {"xingzheng_zhifa", "weichengnian", "tiaojie"}
+    assert _ids(z, True) == {"zhengfa_rongxue", "xingzheng_zhifa", "weichengnian", "tiaojie"}
     q = my_learning(records_url, "qingnian1", today=TODAY)
-    assert _ids(q, True) == {"weichengnian"}
+    assert _ids(q, True) == {"xianfa", "xiangshang", "weichengnian"}  # more than one (issue 17)
     assert all(mod["status"] == "未开始" for d in (g, m, z, q) for mod in d["modules"])
     assert g["credited_hours"] == 0 and not g["complete"]
     # required first, then by the courses' order
@@ -79,7 +79,7 @@ def test_statuses_scores_and_hours(records_url):
     assert by["shufa"]["status"] == "已提交"
     assert by["jiceng_zhili"]["status"] == "未开始"
     assert data["credited_hours"] == 3.0
-    assert data["required_passed"] == 1 and data["required_total"] == 3
+    assert data["required_passed"] == 1 and data["required_total"] == 4
     # nobody else's records show up
     other = my_learning(records_url, "zhengfa1", today=TODAY)
     assert all(m["status"] == "未开始" for m in other["modules"])
@@ -94,3 +94,37 @@ def test_unknown_user_and_no_campaign(records_url):
         s.add(Learner(username="ganbu1", name="甲", unit_id=unit.id, audience=Audience.cadre, role=Role.learner))
     data = my_learning(records_url, "ganbu1", today=TODAY)
     assert data["campaign"] is None and "没有" in data["message"]
+
+
+def test_optional_blocks_have_a_fixed_shape(records_url):
+    """导学, 通知公告, 结业证书 and 述法评议 are filled elsewhere; the keys are always there."""
+    _setup(records_url)
+    for username in ("ganbu1", "nobody"):
+        data = my_learning(records_url, username, today=TODAY)
+        assert data["guidance"] is None and data["notices"] == []
+        assert data["certificate"] is None and data["law_review"] is None
+
+
+def test_home_blocks_notices_guidance_certificate(records_url):
+    """The optional blocks come from their own features: an audience's notice (not another
+    audience's), the campaign's 导学, and a certificate link only once every required course
+    is passed."""
+    from grading.records import notices
+
+    _setup(records_url)
+    with session_scope(records_url) as s:
+        notices.store_guidance(s, "xuexiyue_2026", {"leader": "市长 某某", "title": "学法为先", "text": "请按期完成。"},
+                               actor=None)
+    notices.post_notice(records_url, title="考试安排", body="本周五前完成", audience="young_cadre", actor="admin")
+    notices.post_notice(records_url, title="法律明白人专场", body="周六", audience="volunteer", actor="admin")
+    q = my_learning(records_url, "qingnian1", today=TODAY)
+    assert [n["title"] for n in q["notices"]] == ["考试安排"]
+    assert q["guidance"]["title"] == "学法为先"
+    assert q["certificate"] is None and q["law_review"] is None
+    with session_scope(records_url) as s:
+        me = s.query(Learner).filter_by(username="qingnian1").one()
+        for cid in ("xianfa", "xiangshang", "weichengnian"):
+            s.add(Result(learner_id=me.id, course_id=cid, assignment="module", attempt=1, score=90,
+                         max_score=100, passed=True, submitted_at=datetime(2026, 11, 20, 9)))
+    q = my_learning(records_url, "qingnian1", today=TODAY)
+    assert q["complete"] and q["certificate"]["url"].startswith("/hub/xuefa/certificate")
