@@ -13,6 +13,12 @@ courses whose ``trainers`` list names them: :meth:`HubIdentityProvider.get_user`
 every other page, the notebook listing and a ``?course=`` they do not teach before a kernel is
 involved, and hands the page who is asking in the ``X-Xuefa-Viewer`` header it sets itself
 (a client's own header of that name is dropped first).
+
+Unit administrators (issue 16, :mod:`grading.records.scopes`): for an administrator the header
+also carries ``scope``, the unit id of their 管理范围 (None: city-wide; -1: not an active
+administrator in the records DB, which covers nobody), and every notebook passes it to each
+query (:mod:`grading.reports.queries` ``scope=``), drill-downs and the Excel buttons included.
+A ``?unit=`` outside the scope is refused here with 403 before any kernel runs.
 Viewers get no Jupyter server: standalone Voila has no contents or terminals API, and it already
 refuses every kernel message except comm traffic (no ``execute_request`` from the browser).
 
@@ -169,6 +175,18 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
             return None
         model = user.hub_user
         admin = bool(model.get("admin")) or ADMIN_GROUP in (model.get("groups") or [])
+        scope = None
+        if admin:
+            scope, refusal = admin_scope_refusal(handler.request.query, model["name"])
+            if refusal:
+                self.log.warning("refusing %s to %s: %s", handler.request.path, model["name"], refusal)
+
+                def refuse_admin(*args, **kwargs):
+                    raise HTTPError(403, refusal)
+
+                handler.redirect = refuse_admin
+                handler._jupyterhub_user = None
+                return None
         if not admin:
             prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
             if handler.request.path in (prefix, prefix.rstrip("/")):
@@ -190,8 +208,25 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
                 handler._jupyterhub_user = None
                 return None
         handler.request.headers[VIEWER_HEADER] = json.dumps(
-            {"name": model["name"], "admin": admin})
+            {"name": model["name"], "admin": admin, "scope": scope})
         return user
+
+
+def admin_scope_refusal(query: str, username: str, *, url: str | None = None) -> tuple[int | None, str | None]:
+    """(the administrator's scope unit id, why ``?unit=`` is refused or None). The scope is
+    -1 for someone in the admin group who is not an active 管理员 in the records DB."""
+    from grading.records import scopes
+
+    records = url or os.environ.get(DB_URL_ENV) or DataDir.from_env().records_db_url
+    try:
+        scope = scopes.scope_of(records, username)
+    except Exception:  # noqa: BLE001 - no records DB answer: show nothing rather than everything
+        return -1, "暂时无法确认您的管理范围，请稍后再试"
+    sid = -1 if scope.unit_ids == frozenset() and scope.unit_id == -1 else scope.unit_id
+    for unit in parse_qs(query).get("unit", []):
+        if not unit.isdigit() or not scope.covers(int(unit)):
+            return sid, scopes.MSG_OUT_OF_SCOPE
+    return sid, None
 
 
 def trainer_refusal(path: str, query: str, username: str, *, prefix: str = "/",
@@ -217,12 +252,25 @@ def trainer_refusal(path: str, query: str, username: str, *, prefix: str = "/",
 
 
 def viewer_from_env() -> dict | None:
-    """On a page: ``{"name", "admin"}`` of who asked (None outside the hub)."""
+    """On a page: ``{"name", "admin", "scope"}`` of who asked (None outside the hub)."""
     try:
         v = json.loads(os.environ.get(VIEWER_ENV) or "null")
     except ValueError:
         return None
     return v if isinstance(v, dict) and isinstance(v.get("name"), str) else None
+
+
+def viewer_scope() -> int | None:
+    """On a page: the scope unit of the administrator asking (None: city-wide, or no hub)."""
+    v = viewer_from_env()
+    scope = v.get("scope") if v else None
+    return int(scope) if isinstance(scope, int) else None
+
+
+def asked_unit() -> int | None:
+    """On a page: ``?unit=`` (already checked against the scope by the identity provider)."""
+    vals = parse_qs(os.environ.get("QUERY_STRING", "")).get("unit", [])
+    return int(vals[0]) if vals and vals[0].isdigit() else None
 
 
 def service_spec(datadir: DataDir, *, port: int | None = None) -> dict:

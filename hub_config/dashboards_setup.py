@@ -25,7 +25,7 @@ from widgets import charts
 
 CAMPAIGN_ENV = "XUEFA_CAMPAIGN"  # the campaign shown when the URL names none (else the latest)
 PAGES = [("overview", "总览"), ("by_unit", "分单位"), ("trend", "每日进度"), ("laggards", "未完成名单"),
-         ("items", "试题分析")]
+         ("items", "试题分析"), ("law_review", "述法评议")]
 
 
 def records_url() -> str:

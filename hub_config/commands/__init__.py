@@ -9,7 +9,9 @@ from hub_config.commands.grade import grade
 from hub_config.commands.load import load
 from hub_config.commands.ops import backup, logs, restore
 from hub_config.commands.report import report
+from hub_config.commands.remind import remind
 from hub_config.commands.roster import roster
 from hub_config.commands.up import up
 
-COMMANDS = [db, report, backup, restore, logs, up, grade, roster, account, course, campaign, load]
+COMMANDS = [db, report, backup, restore, logs, up, grade, roster, account, course, campaign, load,
+            remind]

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from hub_config.commands.options import data_dir_option
+from hub_config.commands.roster import cli_actor
 
 
 def _course_paths(names: tuple[str, ...]) -> list[Path]:
@@ -82,7 +83,7 @@ def publish(datadir, courses: tuple[str, ...], all_: bool, skip_validate: bool) 
                     click.echo(f"    {p}")
                 raise click.ClickException(f"{path.name} 未通过校验，未发布")
         try:
-            rep = publish_course(datadir, path.name, source=path)
+            rep = publish_course(datadir, path.name, source=path, actor=cli_actor(), client="local")
         except PublishError as e:
             raise click.ClickException(str(e)) from e
         click.echo(f"已发布 published {rep.course_id}（{rep.title}，满分 {rep.max_score:g}）→ "
@@ -160,7 +161,7 @@ def load(datadir, file: Path) -> None:
             click.echo(f"    {p}")
         raise click.ClickException(f"{file} 未通过校验")
     try:
-        spec = load_campaign(datadir, file)
+        spec = load_campaign(datadir, file, actor=cli_actor(), client="local", strict_reviewers=True)
     except (FormatError, PublishError) as e:
         raise click.ClickException(str(e)) from e
     n = sum(len(p.required) + len(p.elective) for p in spec.plans.values())

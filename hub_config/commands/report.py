@@ -46,12 +46,20 @@ def export(datadir, campaign_id: str, fmt: str, output: Path) -> None:
 @report.command("certificates")
 @click.option("--campaign", "campaign_id", required=True, help="Campaign id (学习活动编号).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--public-url", default=None, envvar="XUEFA_PUBLIC_URL",
+              help="Address learners and checkers reach the platform at, for the QR code "
+                   "(default: $XUEFA_PUBLIC_URL).")
 @data_dir_option
-def certificates(datadir, campaign_id: str, output: Path) -> None:
-    """Write one 结业证书 PDF per learner who completed the campaign."""
+def certificates(datadir, campaign_id: str, output: Path, public_url: str | None) -> None:
+    """Write one 结业证书 PDF per learner who completed the campaign (numbered as on the
+    platform: the same number as the learner's own download, with the verification QR code)."""
     from grading.reports import certificates as certs
 
-    paths = _fail_unknown_campaign(certs.write_all, datadir.records_db_url, campaign_id, output)
+    if not public_url:
+        click.echo("warning: no --public-url / XUEFA_PUBLIC_URL: the QR codes hold only the path "
+                   "/hub/xuefa/verify/<number>", err=True)
+    paths = _fail_unknown_campaign(certs.write_all, datadir.records_db_url, campaign_id, output,
+                                   public_url=public_url)
     click.echo(f"wrote {len(paths)} certificates to {output}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 import click
@@ -14,6 +15,14 @@ from hub_config.commands.options import data_dir_option
 def _names(usernames: list[str], limit: int = 50) -> str:
     shown = "、".join(usernames[:limit])
     return shown + (f" 等 {len(usernames)} 人" if len(usernames) > limit else "")
+
+
+def cli_actor() -> str:
+    """Who ran a command, as the audit log names it (``cli:<unix user>``)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no passwd entry (containers): still say it was the CLI
+        return "cli:?"
 
 
 @click.group()
@@ -38,7 +47,7 @@ def import_(file, dry_run, deactivate, datadir) -> None:
     datadir.ensure()
     migrate.upgrade(datadir.records_db_url)
     report = import_roster(file, datadir.records_db_url, dry_run=dry_run, reports_dir=datadir.reports,
-                           deactivate_missing=deactivate)
+                           deactivate_missing=deactivate, actor=cli_actor(), client="local")
     if report.errors:
         click.echo(f"导入失败：{file} 中有 {len(report.errors)} 处错误，未导入任何人员。", err=True)
         for err in report.errors:
@@ -47,6 +56,9 @@ def import_(file, dry_run, deactivate, datadir) -> None:
     prefix = "（试运行，未写入）" if dry_run else ""
     click.echo(f"{prefix}名单共 {report.total} 人：新增 {len(report.created)}，更新 {len(report.updated)}，"
                f"未变 {len(report.unchanged)}，停用 {len(report.deactivated)}，恢复 {len(report.reactivated)}。")
+    if report.moved:
+        click.echo(f"  {'将调动单位' if dry_run else '调动单位'} {len(report.moved)} 人：" + _names(
+            [f"{u}（{old} → {new}）" for u, old, new in report.moved]))
     if report.deactivated:
         click.echo(f"  {'将停用' if dry_run else '停用'}：" + "、".join(report.deactivated))
     if report.kept_admins:

@@ -2,6 +2,12 @@
 
 The records DB changes go through grading.records.accounts, the same functions as
 ``xuefa account``; every act writes its audit row in the same transaction.
+
+Unit administrators (an administrator with a 管理范围, :mod:`grading.records.scopes`) find and
+act on the people of their subtree only, and on no administrator (a reset of a city-wide
+administrator's password would hand them the city); 变更角色 and 管理范围 are city-wide
+administrators' acts, as is the whole audit log (it names people of every unit). Refusals are
+403, checked here on the server whatever the form offered.
 """
 
 from __future__ import annotations
@@ -14,15 +20,33 @@ from jupyterhub.utils import new_token
 from tornado import web
 from tornado.escape import url_escape
 
-from grading.records import accounts, audit, people
+from grading.records import accounts, audit, people, scopes
 from grading.records.models import ROLE_LABELS, Role
 from hub_config.pages.base import MSG_MISMATCH, XuefaPage, client_ip, off_loop
+
+MSG_CITY_ONLY = "只有全市管理员可以使用此功能。"
+
+
+async def admin_and_scope(handler: XuefaPage):
+    """(the administrator, their :class:`grading.records.scopes.Scope`); 403 for anyone else."""
+    admin = await handler.require_admin()
+    return admin, await off_loop(scopes.scope_of, handler.db_url, admin.name)
+
+
+async def require_city_admin(handler: XuefaPage):
+    """The administrator if city-wide (no 管理范围); 403 for unit administrators too. Pages
+    that change everyone (roster, campaigns, notices, the audit log) should call this."""
+    admin, scope = await admin_and_scope(handler)
+    if not scope.city_wide:
+        raise web.HTTPError(403, MSG_CITY_ONLY)
+    return admin
 
 ACTION_DONE = {
     "unlock": "已解锁 {name}（{username}）：登录失败计数和暂停已清除。",
     "deactivate": "已停用 {name}（{username}）：已退出登录，学习空间已关闭，不能再登录。",
     "reactivate": "已恢复 {name}（{username}）：可以重新登录。",
     "role": "已将 {name}（{username}）的角色改为{role}。",
+    "scope": "已将 {name}（{username}）的管理范围改为{scope}。",
 }
 
 
@@ -31,29 +55,40 @@ class AccountsHandler(XuefaPage):
 
     @web.authenticated
     async def get(self):
-        await self.require_admin()
+        _, self.scope = await admin_and_scope(self)
         await self._render(query=self.get_argument("q", "", strip=True)[:64])
 
     async def _render(self, *, query: str, message: str | None = None, error: str | None = None,
                       new_password: str | None = None, subject: accounts.Account | None = None):
-        found = await off_loop(accounts.search, self.db_url, query, 100)
+        scope = self.scope
+        found = await off_loop(functools.partial(accounts.search, self.db_url, query, 100,
+                                                 unit_ids=scope.unit_ids))
+        units = await off_loop(scopes.units_in, self.db_url, scope) if scope.city_wide else []
         self.finish(await self.render_template(
             "xuefa_accounts.html", **self.page_ns(
                 query=query, people=found, message=message, error=error,
                 new_password=new_password, subject=subject,
-                roles=[(r.value, ROLE_LABELS[r]) for r in Role])))
+                roles=[(r.value, ROLE_LABELS[r]) for r in Role],
+                city_admin=scope.city_wide, scope_label=scope.label,
+                scope_units=[path for _, path in units if "/" in path])))
 
     @web.authenticated
     async def post(self):
-        admin = await self.require_admin()
+        admin, self.scope = await admin_and_scope(self)
         username = self.get_body_argument("username", "", strip=True)[:64]
         action = self.get_body_argument("action", "", strip=True)
         query = self.get_body_argument("q", "", strip=True)[:64]
         client = client_ip(self)
         person = await off_loop(accounts.get_account, self.db_url, username)
-        if person is None or action not in accounts.ACTIONS:
+        if person is None or action not in accounts.ACTIONS + ("scope",):
             self.set_status(400)
             return await self._render(query=query, error="请求无效：账号不存在或操作未知。")
+        if not self.scope.city_wide:
+            # the same 403 whether the person exists elsewhere or is an administrator: a unit
+            # administrator learns nothing about people outside their subtree
+            if action in ("role", "scope") or person.role == Role.admin.value or not await off_loop(
+                    scopes.covers_person, self.db_url, self.scope, username):
+                raise web.HTTPError(403, scopes.MSG_OUT_OF_SCOPE)
         try:
             new_password = None
             if action == "reset":
@@ -73,6 +108,10 @@ class AccountsHandler(XuefaPage):
                     await self._stop_server(username)
                     self._end_sessions(username, tokens=True)
                 self._sync_groups(username, await off_loop(accounts.hub_groups_of, self.db_url, username))
+            elif action == "scope":
+                await off_loop(functools.partial(
+                    accounts.set_scope, self.db_url, username,
+                    self.get_body_argument("scope", "", strip=True)[:255], actor=admin.name, client=client))
             else:
                 await off_loop(functools.partial(
                     accounts.set_role, self.db_url, username,
@@ -84,7 +123,8 @@ class AccountsHandler(XuefaPage):
         person = await off_loop(accounts.get_account, self.db_url, username)
         self.log.info("Account %s: %s by %s from %s", username, action, admin.name, client)
         message = None if action == "reset" else ACTION_DONE[action].format(
-            name=person.name, username=person.username, role=person.role_label)
+            name=person.name, username=person.username, role=person.role_label,
+            scope=person.admin_scope or "全市")
         await self._render(query=query or username, message=message, new_password=new_password,
                            subject=person)
 
@@ -142,7 +182,7 @@ class AuditHandler(XuefaPage):
 
     @web.authenticated
     async def get(self):
-        await self.require_admin()
+        await require_city_admin(self)
         person = self.get_argument("person", "", strip=True)[:64]
         action = self.get_argument("action", "", strip=True)
         action = action if action in audit.ACTION_LABELS else ""
