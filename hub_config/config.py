@@ -34,12 +34,13 @@ from grading.records import people
 from hub_config import logpipe
 from hub_config import roles as xroles
 from hub_config import services as xservices
-from hub_config.home import HOME_NOTEBOOK
+from hub_config.home.page import PAGE_PATH
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
+# 我的学习, served by the learner's own server without a kernel (hub_config.home.server_ext);
 # percent-encoded: the server's redirect to default_url goes into a Location header
-LEARNER_DEFAULT_URL = "/voila/render/" + quote(HOME_NOTEBOOK)
+LEARNER_DEFAULT_URL = "/" + quote(PAGE_PATH)
 TRAINER_DEFAULT_URL = "/lab"
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 8000

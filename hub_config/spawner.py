@@ -68,6 +68,9 @@ LAB_LOCALE_PLUGIN = "@jupyterlab/translation-extension:plugin"
 # Voila's "xuefa" template (Chinese loading texts) lives in this data dir (a JUPYTER_PATH entry)
 JUPYTER_DATA = Path(__file__).resolve().parent / "share"
 VOILA_TEMPLATE = "xuefa"
+# seconds one cell of a Voila page may run before the page gives up and offers 刷新 (a quiz
+# page's cells take well under a second; an overloaded machine took up to ~60 s for a page)
+VOILA_CELL_TIMEOUT = 150
 # learners' extra Jupyter config (a JUPYTER_CONFIG_PATH entry): nbgrader's English assignment
 # sidebar and its server extensions are for trainers; learners fetch and submit through widgets
 LEARNER_CONFIG = Path(__file__).resolve().parent / "learner_config"
@@ -445,7 +448,7 @@ class XuefaSpawner(LocalProcessSpawner):
     skeleton_dir = Unicode(
         str(Path(__file__).resolve().parent / "skel"),
         help="Files copied into every home at each start when missing or older than here "
-        "(like /etc/skel), e.g. the learners' app page 我的学习.ipynb. A missing dir is fine.",
+        "(like /etc/skel). A missing dir is fine.",
     ).tag(config=True)
 
     nice = Integer(
@@ -567,6 +570,11 @@ class XuefaSpawner(LocalProcessSpawner):
         host = os.environ.get("XUEFA_IP", "127.0.0.1")
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         env["XUEFA_RECORDS_URL"] = f"http://{host}:{os.environ.get('XUEFA_PORT', '8000')}/services/records/"
+        records = (self.user.settings.get("services") or {}).get("records") if self.user else None
+        if os.environ.get("XUEFA_SSL_CERT") and getattr(records, "url", None):
+            # with TLS the public port speaks only HTTPS (kernels do not trust the city's
+            # certificate): go to the service's own loopback address, which serves the same paths
+            env["XUEFA_RECORDS_URL"] = records.url.rstrip("/") + "/services/records/"
         if os.environ.get(RUN_ID_VAR):
             # lets `xuefa up` find and stop every process of this run, even orphans
             env[RUN_ID_VAR] = os.environ[RUN_ID_VAR]
@@ -586,6 +594,12 @@ class XuefaSpawner(LocalProcessSpawner):
         if is_root() and self.unix_name == "root":
             args.append("--allow-root")
         args.append(f"--VoilaConfiguration.template={VOILA_TEMPLATE}")
+        # A page whose kernel never answers one request (ipykernel drops a message it cannot
+        # parse, "DELIM not in msg_list", under overload) used to spin for ever: nbclient's
+        # default cell timeout is none and Voila's heartbeats keep the connection open. With a
+        # timeout the render ends and the xuefa template shows 刷新 (voila_setup.macro.html.j2).
+        args.append(f"--VoilaExecutor.timeout={VOILA_CELL_TIMEOUT}")
+        args.append(f"--VoilaExecutor.startup_timeout={VOILA_CELL_TIMEOUT}")
         return args
 
     @property
@@ -599,12 +613,15 @@ class XuefaSpawner(LocalProcessSpawner):
         return any(g.name == LEARNER_GROUP for g in (getattr(self.user, "groups", None) or []))
 
     def server_cmd(self) -> list[str]:
-        """``cmd``, run through :func:`shared_interpreter` when the venv's own Python is private."""
+        """``cmd``, run through :func:`shared_interpreter` when the venv's own Python is private;
+        learners' servers through :mod:`hub_config.home.lean` (without optional imports they
+        never use: memory per learner is what bounds a machine)."""
         cmd = list(self.cmd)
-        if is_root() and cmd and Path(cmd[0]).name == "jupyterhub-singleuser":
-            python = shared_interpreter(self.datadir.run)
-            if python != Path(sys.executable):
-                cmd = [str(python), "-m", "jupyterhub.singleuser", *cmd[1:]]
+        if cmd and Path(cmd[0]).name == "jupyterhub-singleuser":
+            python = shared_interpreter(self.datadir.run) if is_root() else Path(sys.executable)
+            lean = ["hub_config.home.lean"] if self.is_learner else []
+            if python != Path(sys.executable) or lean:
+                cmd = [str(python), "-m", *lean, "jupyterhub.singleuser", *cmd[1:]]
         return cmd
 
     def install_skeleton(self, uid: int | None = None, gid: int | None = None) -> list[Path]:
@@ -632,8 +649,8 @@ class XuefaSpawner(LocalProcessSpawner):
         return copied
 
     def install_home_page(self, uid: int | None = None, gid: int | None = None) -> Path | None:
-        """The learners' pages 我的学习.ipynb and 我的错题本.ipynb (``hub_config.home``), refreshed
-        at every start. Others get none, and unchanged copies from a time they were a learner
+        """The learners' page 我的错题本.ipynb (``hub_config.home``; 我的学习 is served by their
+        server itself), refreshed at every start. Others get none, and unchanged copies from a time they were a learner
         are taken away (a link or their own edit stays)."""
         from hub_config.home import UnsafeHome, install_home, uninstall_home
 
@@ -782,6 +799,7 @@ class XuefaSpawner(LocalProcessSpawner):
             self.home_dir.mkdir(parents=True, exist_ok=True)
             self.install_skeleton()
             self.install_home_page()
+            self.cmd = self.server_cmd()
         return await super().start()
 
 

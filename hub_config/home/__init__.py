@@ -1,10 +1,14 @@
-"""The learner's pages 我的学习.ipynb and 我的错题本.ipynb, and how platform files get into
-people's homes.
+"""The learner's pages and how platform files get into people's homes.
 
-The pages are platform files, not the learner's work: :func:`install_home` copies them into a
-home at every spawn (replacing an older copy), so an update reaches everyone on their next
-start. Learners land on ``/voila/render/我的学习.ipynb`` (see hub_config.config), which links
-to 我的错题本 (its practice answers live in ``我的错题本.answers.json``, the learner's own file).
+我的学习 is no notebook any more: the learner's own server renders it as plain HTML at
+``<prefix>xuefa/learning`` (:mod:`hub_config.home.server_ext`, :mod:`hub_config.home.page`),
+where learners land (see hub_config.config); it links to 我的错题本.ipynb, a Voila page (its
+practice answers live in ``我的错题本.answers.json``, the learner's own file).
+
+The page notebooks are platform files, not the learner's work: :func:`install_home` copies
+them into a home at every spawn (replacing an older copy), so an update reaches everyone on
+their next start, and takes away an unchanged 我的学习.ipynb an earlier version installed
+(:data:`LEGACY`; its old address redirects to the new page).
 
 :data:`SKEL` holds only files meant for homes, so it can also serve as the spawner's
 ``skeleton_dir`` (``c.XuefaSpawner.skeleton_dir = str(hub_config.home.SKEL)``).
@@ -29,9 +33,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SKEL = HERE / "skel"
+# the old Voila 我的学习 (its URL now redirects to the server-rendered page)
 HOME_NOTEBOOK = "我的学习.ipynb"
 WRONGBOOK_NOTEBOOK = "我的错题本.ipynb"
-PAGES = (HOME_NOTEBOOK, WRONGBOOK_NOTEBOOK)  # widgets.home.HOME_PAGE, WRONGBOOK_PAGE link them
+PAGES = (WRONGBOOK_NOTEBOOK,)  # hub_config.home.page links it
+# pages earlier versions installed, by the SHA-256 of the copy they wrote: removed from homes
+# when unchanged (a learner's edit or a link stays)
+LEGACY = {HOME_NOTEBOOK: ("32875ddc0233fd2c437fd2a4a791079736c0e2ad7886b36c0175e3d8ce4e3c05",)}
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -155,9 +163,24 @@ def remove_if_same(home: str | os.PathLike, rel: str, data: bytes) -> bool:
         os.close(fd)
 
 
+def remove_if_digest(home: str | os.PathLike, rel: str, digests: tuple[str, ...]) -> bool:
+    """Unlink ``home/rel`` when it is a regular file whose SHA-256 is one of ``digests``."""
+    import hashlib
+
+    fd = os.open(home, _DIR)
+    try:
+        data = _read_at(fd, rel, 1 << 16)
+        if data is not None and hashlib.sha256(data).hexdigest() in digests:
+            os.unlink(rel, dir_fd=fd)
+            return True
+        return False
+    finally:
+        os.close(fd)
+
+
 def install_home(home_dir: str | os.PathLike, uid: int | None = None, gid: int | None = None) -> Path:
     """Put the learner's pages (:data:`PAGES`) into ``home_dir`` (idempotent); owned by ``uid``
-    when given. Returns the path of 我的学习.ipynb."""
+    when given; unchanged :data:`LEGACY` copies are removed. Returns the path of 我的错题本.ipynb."""
     home = Path(home_dir)
     home.mkdir(parents=True, exist_ok=True)
     for name in PAGES:
@@ -168,11 +191,13 @@ def install_home(home_dir: str | os.PathLike, uid: int | None = None, gid: int |
                     or (uid is not None and st.st_uid != uid))
 
         put_file(home, name, data, uid=uid, gid=gid, mode=0o644, only_if=outdated)
-    return home / HOME_NOTEBOOK
+    for name, digests in LEGACY.items():
+        remove_if_digest(home, name, digests)
+    return home / WRONGBOOK_NOTEBOOK
 
 
 def uninstall_home(home_dir: str | os.PathLike) -> list[str]:
     """Take the learner's pages away from someone who is no longer a learner: each unchanged
     copy is removed (a link or their own edit stays). Returns the names removed."""
-    return [name for name in PAGES
-            if remove_if_same(home_dir, name, (SKEL / name).read_bytes())]
+    return ([name for name in PAGES if remove_if_same(home_dir, name, (SKEL / name).read_bytes())]
+            + [name for name, digests in LEGACY.items() if remove_if_digest(home_dir, name, digests)])

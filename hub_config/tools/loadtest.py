@@ -7,18 +7,21 @@ each (aiohttp, its own cookie jar):
    password change (the roster gives everyone an initial password);
 2. spawn -- ``/hub/spawn`` and the hub's progress event stream until the server is ready
    (what the spawn-pending page listens to);
-3. home -- opening their server, which runs the OAuth hand-over and renders 我的学习 through
-   Voila (a kernel executing the home notebook);
-4. answer + submit -- in a kernel of their own server (the same one Voila gives a page):
-   开始学习 (``fetch_module``), one answer-file write per question as the widgets do on each
-   click, then the 提交 widget's own ``Submit().submit()`` (nbgrader submit into the exchange);
-5. score -- polling the records service's ``api/results`` (what 查看成绩 asks) until the
+3. home -- opening their server, which runs the OAuth hand-over and renders 我的学习 (plain
+   HTML from the server itself, ``hub_config.home.server_ext``: no kernel);
+4. start -- 开始学习 on 我的学习 (the page's form, with its _xsrf: the server fetches the
+   module through nbgrader in a short-lived process);
+5. answer + submit -- in a kernel of their own server (the same one Voila gives a page; kept
+   open until every learner is through, as a quiz page left open): one answer-file write per
+   question as the widgets do on each click, then the 提交 widget's own ``Submit().submit()``
+   (nbgrader submit into the exchange);
+6. score -- polling the records service's ``api/results`` (what 查看成绩 asks) until the
    grading service's score is there.
 
 Learners arrive evenly over ``ramp`` seconds. Memory is the proportional set size (PSS) of
 every process running as a simulated learner's system user, sampled every second; the peak
 sum divided by the learners is ``mem_per_learner_mb`` (the hub, proxy and services are
-reported beside it, not in it). ``lost`` counts submissions nbgrader accepted that have no
+reported beside it, not in it), split at that peak into the servers and their kernels. ``lost`` counts submissions nbgrader accepted that have no
 Result row in the records DB at the end; ``errors`` counts 5xx responses and failed steps.
 """
 
@@ -131,6 +134,8 @@ class MemorySampler(threading.Thread):
         self.peak_learners_mb = 0.0
         self.peak_platform_mb = 0.0
         self.peak_learner_procs = 0
+        # at the peak: the learners' single-user servers and their kernels (MB, summed)
+        self.peak_split = {"server": 0.0, "kernel": 0.0, "other": 0.0}
         self._halt = threading.Event()
 
     def sample(self) -> None:
@@ -139,6 +144,7 @@ class MemorySampler(threading.Thread):
         uids = self.learner_uids()
         learners = platform = 0
         procs = 0
+        split = {"server": 0, "kernel": 0, "other": 0}
         for pid in self.platform_pids():
             try:
                 p = psutil.Process(pid)
@@ -146,6 +152,7 @@ class MemorySampler(threading.Thread):
                 if p.uids().real in uids:
                     learners += pss
                     procs += 1
+                    split[process_kind(p.cmdline())] += pss
                 else:
                     platform += pss
             except (psutil.Error, OSError):
@@ -153,6 +160,7 @@ class MemorySampler(threading.Thread):
         if learners / 2**20 > self.peak_learners_mb:
             self.peak_learners_mb = learners / 2**20
             self.peak_learner_procs = procs
+            self.peak_split = {k: v / 2**20 for k, v in split.items()}
         self.peak_platform_mb = max(self.peak_platform_mb, platform / 2**20)
 
     def run(self) -> None:
@@ -165,6 +173,16 @@ class MemorySampler(threading.Thread):
         self.join(30)
 
 
+def process_kind(cmdline: list[str]) -> str:
+    """"server" (jupyterhub-singleuser), "kernel" (ipykernel) or "other" (e.g. a fetch)."""
+    text = " ".join(cmdline)
+    if "ipykernel" in text:
+        return "kernel"
+    if "singleuser" in text:
+        return "server"
+    return "other"
+
+
 # --- code in a learner's kernel ----------------------------------------------------------------
 
 class HTTPFailure(RuntimeError):
@@ -173,20 +191,29 @@ class HTTPFailure(RuntimeError):
         self.status, self.what = status, what
 
 
-async def run_code(http, server_url: str, headers: dict, code: str) -> tuple[str, str]:
+async def run_code(http, server_url: str, headers: dict, code: str,
+                   keep: list | None = None) -> tuple[str, str]:
     """Run ``code`` in a new kernel of the single-user server at ``server_url`` (Jupyter REST
     + kernel websocket, as a page's kernel runs); returns (stdout, "ename: evalue" or "").
-    The kernel is shut down afterwards."""
+    The kernel is shut down afterwards, unless ``keep`` is a list: then its id is appended
+    there and the kernel stays (a quiz page left open; :func:`shutdown_kernel` ends it)."""
     async with http.post(f"{server_url}/api/kernels", json={"name": "python3"}, headers=headers,
                          allow_redirects=False) as r:
         if r.status != 201:
             raise HTTPFailure(r.status, "POST api/kernels")
         kid = (await r.json())["id"]
+    if keep is not None:
+        keep.append(kid)
     try:
         return await _execute(http, f"{server_url}/api/kernels/{kid}/channels", headers, code)
     finally:
-        async with http.delete(f"{server_url}/api/kernels/{kid}", headers=headers) as r:
-            pass  # the kernel dies with the server anyway
+        if keep is None:
+            await shutdown_kernel(http, server_url, headers, kid)
+
+
+async def shutdown_kernel(http, server_url: str, headers: dict, kid: str) -> None:
+    async with http.delete(f"{server_url}/api/kernels/{kid}", headers=headers):
+        pass  # the kernel dies with the server anyway
 
 
 async def _execute(http, url: str, headers: dict, code: str) -> tuple[str, str]:
@@ -224,6 +251,10 @@ class Learner:
         self.run = LearnerRun(username)
         self.token = ""
         self.location = ""  # of the last redirect
+        # the quiz page's kernel stays open until every learner is done, so the peak memory
+        # is "我的学习 and one quiz page open" for everyone at once
+        self.kernels: list[str] = []
+        self.home_html = ""
 
     def _xsrf(self, http) -> str:
         from yarl import URL
@@ -296,7 +327,18 @@ class Learner:
             raise RuntimeError("too many redirects opening the home page")
         if "Traceback" in text or "我的学习" not in text:
             raise RuntimeError("我的学习 did not render")
+        self.home_html = text
         self.run.home_s = time.monotonic() - t0
+
+    async def start_module(self, http) -> None:
+        """开始学习: the page's own form (a Voila 我的学习 had none: its kernel fetches below)."""
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', self.home_html)
+        if not xsrf or "/xuefa/learning/start/" not in self.home_html:
+            return
+        await self._req(http, "POST", f"/user/{self.username}/xuefa/learning/start/{self.course}",
+                        expect=(303,), data={"_xsrf": xsrf.group(1)})
+        if "ready=" not in self.location:
+            raise RuntimeError(f"开始学习 failed: {self.location}")
 
     async def new_token(self, http) -> None:
         _, text = await self._req(http, "POST", f"/hub/api/users/{self.username}/tokens",
@@ -309,7 +351,8 @@ class Learner:
         self.stats.requests += 3
         try:
             out, err = await run_code(http, f"{self.base}/user/{self.username}",
-                                      {"Authorization": f"token {self.token}"}, code)
+                                      {"Authorization": f"token {self.token}"}, code,
+                                      keep=self.kernels)
         except HTTPFailure as e:
             if e.status >= 500:
                 self.stats.server_errors.append(f"{e.status} {e.what}")
@@ -340,26 +383,39 @@ class Learner:
             await asyncio.sleep(1.0)
         raise RuntimeError(f"no score after {timeout:.0f}s")
 
-    async def journey(self, score_timeout: float) -> LearnerRun:
+    async def journey(self, score_timeout: float, all_done=None) -> LearnerRun:
         import aiohttp
 
         jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1 (an IP, not a domain)
         timeout = aiohttp.ClientTimeout(total=STEP_TIMEOUT)
         async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as http:
-            for step in (self.login, self.spawn, self.open_home, self.new_token,
-                         self.answer_and_submit):
-                try:
-                    # a page whose kernel never answers must count as a failure, not hang the run
-                    await asyncio.wait_for(step(http), STEP_TIMEOUT)
-                except Exception as e:  # noqa: BLE001 - a simulated learner's failure is a figure
-                    self.run.errors.append(f"{step.__name__}: {e!r}"[:400])
-                    self.log(f"{self.username}: {self.run.errors[-1]}")
-                    return self.run
             try:
-                await self.wait_score(http, score_timeout)
+                return await self._steps(http, score_timeout)
+            finally:
+                if all_done is not None:
+                    await all_done()
+                for kid in self.kernels:  # the learner closes the quiz page
+                    try:
+                        await shutdown_kernel(http, f"{self.base}/user/{self.username}",
+                                              {"Authorization": f"token {self.token}"}, kid)
+                    except Exception:  # noqa: BLE001 - the kernel dies with the server anyway
+                        pass
+
+    async def _steps(self, http, score_timeout: float) -> LearnerRun:
+        for step in (self.login, self.spawn, self.open_home, self.start_module, self.new_token,
+                     self.answer_and_submit):
+            try:
+                # a page whose kernel never answers must count as a failure, not hang the run
+                await asyncio.wait_for(step(http), STEP_TIMEOUT)
             except Exception as e:  # noqa: BLE001 - a simulated learner's failure is a figure
-                self.run.errors.append(f"wait_score: {e!r}"[:400])
+                self.run.errors.append(f"{step.__name__}: {e!r}"[:400])
                 self.log(f"{self.username}: {self.run.errors[-1]}")
+                return self.run
+        try:
+            await self.wait_score(http, score_timeout)
+        except Exception as e:  # noqa: BLE001 - a simulated learner's failure is a figure
+            self.run.errors.append(f"wait_score: {e!r}"[:400])
+            self.log(f"{self.username}: {self.run.errors[-1]}")
         return self.run
 
 
@@ -377,6 +433,7 @@ class LoadReport:
     mem_per_learner_mb: float
     platform_mb: float
     learner_procs: int
+    mem_split_mb: dict = field(default_factory=dict)  # server/kernel/other at the peak, summed
 
     def figures(self, attr: str) -> list[float]:
         return [getattr(r, attr) for r in self.runs if getattr(r, attr) is not None]
@@ -394,6 +451,10 @@ class LoadReport:
         out.append(f"peak memory: learners {self.mem_per_learner_mb * self.learners:.0f} MB in "
                    f"{self.learner_procs} processes ({self.mem_per_learner_mb:.1f} MB per learner), "
                    f"hub+proxy+services {self.platform_mb:.0f} MB")
+        if self.mem_split_mb:
+            n = max(self.learners, 1)
+            out.append("  at the peak, per learner: " + ", ".join(
+                f"{k} {v / n:.1f} MB" for k, v in self.mem_split_mb.items() if v))
         if self.server_errors:
             out.append("server errors: " + "; ".join(self.server_errors[:10]))
         for r in self.runs:
@@ -435,10 +496,22 @@ def graded_per_minute(runs: list[LearnerRun]) -> float:
 async def run_learners(base: str, usernames: list[str], password: str, course: str,
                        answers: Callable[[int], dict], ramp: float, score_timeout: float,
                        stats: Stats, log: Callable[[str], None]) -> list[LearnerRun]:
+    finished = 0
+    everyone = asyncio.Event()
+
+    async def all_done() -> None:
+        """Wait (a little beyond) until every learner is through, so the sampler sees them all."""
+        nonlocal finished
+        finished += 1
+        if finished >= len(usernames):
+            await asyncio.sleep(3)  # the memory sampler's next rounds
+            everyone.set()
+        await everyone.wait()
+
     async def one(i: int, username: str) -> LearnerRun:
         await asyncio.sleep(ramp * i / max(len(usernames), 1))
         learner = Learner(base, username, password, course, answers(i), stats, log)
-        run = await learner.journey(score_timeout)
+        run = await learner.journey(score_timeout, all_done)
         log(f"{username}: login {run.login_s or 0:.1f}s spawn {run.spawn_s or 0:.1f}s "
             f"score {run.score_s if run.score_s is not None else float('nan'):.1f}s"
             + (" ERROR" if run.errors else ""))
@@ -531,7 +604,8 @@ def load(learners: int, *, course: str = "pingtai_rumen", ramp: float | None = N
             errors=len(stats.server_errors) + sum(len(r.errors) for r in runs),
             server_errors=stats.server_errors, wall_s=wall, graded_per_min=graded_per_minute(runs),
             mem_per_learner_mb=sampler.peak_learners_mb / max(learners, 1),
-            platform_mb=sampler.peak_platform_mb, learner_procs=sampler.peak_learner_procs)
+            platform_mb=sampler.peak_platform_mb, learner_procs=sampler.peak_learner_procs,
+            mem_split_mb=sampler.peak_split)
     finally:
         if platform is not None:
             left = platform.stop()

@@ -1,6 +1,7 @@
-"""Browser fixtures: one real ``xuefa up --demo`` per test module, driven by headless Chromium.
+"""Browser fixtures: one real ``xuefa up --demo`` for the browser tests, driven by headless Chromium.
 
-``platform`` (module scope) starts the platform exactly as an administrator's first try does
+``platform`` (package scope: starting it publishes every shipped course, a minute or more;
+test_journeys runs first, test_units_admin after it on the same platform) starts the platform exactly as an administrator's first try does
 (``xuefa up --demo``: demo roster, demo courses published, demo campaign loaded) on a free
 loopback port with a throwaway data dir (:class:`hub_config.tools.platform.Platform`: start-up wait,
 the admin API token, clean stop), as the integration fixture's :class:`Hub`.
@@ -33,7 +34,7 @@ PAGE_TIMEOUT = 180_000
 START_TIMEOUT = 420
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def platform():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
@@ -71,3 +72,21 @@ def shot(screenshots):
         page.screenshot(path=str(path))
         return path
     return save
+
+
+# --- "no English on these pages" (shared: any page test may use it) -------------------
+
+def english_words(page, selector: str, data=()) -> set[str]:
+    """Latin words a reader sees inside ``selector`` of a Playwright ``page``: its rendered text
+    (hidden elements and scripts excluded, as the browser lays it out) plus placeholders, titles
+    and aria-labels, after removing ``data`` (account names, ids, addresses: not prose)."""
+    import re
+
+    text = page.inner_text(selector)
+    text += " " + " ".join(page.eval_on_selector_all(
+        f"{selector} [placeholder], {selector} [title], {selector} [aria-label]",
+        "els => els.map(e => [e.getAttribute('placeholder'), e.getAttribute('title'),"
+        " e.getAttribute('aria-label')].filter(Boolean).join(' '))"))
+    for d in sorted(data, key=len, reverse=True):
+        text = text.replace(d, " ")
+    return set(re.findall(r"[A-Za-z]{2,}", text))

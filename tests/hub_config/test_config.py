@@ -118,8 +118,8 @@ def test_authenticator_and_spawner(applied):
     assert c.Spawner.default_url == "/lab"
     (override,) = c.Spawner.group_overrides.values()
     assert override["groups"] == [roles.LEARNER_GROUP]
-    assert override["spawner_override"]["default_url"] == (
-        "/voila/render/%E6%88%91%E7%9A%84%E5%AD%A6%E4%B9%A0.ipynb")  # 我的学习.ipynb
+    # 我的学习, served by the learner's server itself (hub_config.home.server_ext)
+    assert override["spawner_override"]["default_url"] == "/xuefa/learning"
 
 
 def test_templates_are_chinese(applied):

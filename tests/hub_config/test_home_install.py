@@ -10,7 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from hub_config.home import HOME_NOTEBOOK, SKEL, install_home, put_file
+# 我的错题本.ipynb: the page root still puts into every learner's home
+from hub_config.home import SKEL, install_home, put_file
+from hub_config.home import WRONGBOOK_NOTEBOOK as HOME_NOTEBOOK
 from hub_config.roles import LEARNER_GROUP
 from hub_config.spawner import XuefaSpawner
 
@@ -48,7 +50,7 @@ def test_home_page_link_is_replaced_not_followed(tmp_path, victim):
 
 
 def test_planted_temporary_name_is_not_written_through(tmp_path, victim):
-    """The old install copied to a fixed ``.我的学习.ipynb.tmp`` (following a link there),
+    """The old install copied to a fixed ``.<page>.ipynb.tmp`` (following a link there),
     then chmod/chown-ed the result through the link it had moved into place."""
     home = _home(tmp_path)
     (home / f".{HOME_NOTEBOOK}.tmp").symlink_to(victim)
@@ -98,3 +100,22 @@ def test_put_file_refuses_paths_leaving_the_home(tmp_path):
     for bad in ("../x", "/etc/x", "a/../../x", ""):
         with pytest.raises(ValueError):
             put_file(home, bad, b"x")
+
+
+def test_old_home_notebook_is_taken_away_unless_changed(tmp_path):
+    """我的学习 is served by the learner's server now: the notebook an earlier version put into
+    homes goes at the next start, unless the learner changed it (or it is a link)."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    old = subprocess.run(["git", "show", "b96d189:hub_config/home/skel/我的学习.ipynb"], cwd=repo,
+                         capture_output=True, check=False).stdout
+    if not old:
+        pytest.skip("no git history here to read the old page from")
+    home = _home(tmp_path)
+    (home / "我的学习.ipynb").write_bytes(old)
+    install_home(home)
+    assert not (home / "我的学习.ipynb").exists() and (home / HOME_NOTEBOOK).exists()
+    (home / "我的学习.ipynb").write_bytes(old + b" ")
+    install_home(home)
+    assert (home / "我的学习.ipynb").exists()

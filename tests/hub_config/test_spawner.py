@@ -3,6 +3,7 @@ the home skeleton. The real spawn over HTTP is in tests/integration/test_hub.py.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import subprocess
@@ -92,7 +93,8 @@ def _person(name: str, group: str) -> SimpleNamespace:
 
 
 def test_home_page_only_for_learners(open_dir):
-    from hub_config.home import HOME_NOTEBOOK
+    # 我的错题本.ipynb: 我的学习 itself is served by the learner's server (no notebook)
+    from hub_config.home import WRONGBOOK_NOTEBOOK as HOME_NOTEBOOK
 
     learner = XuefaSpawner(user=_person("learner9", LEARNER_GROUP), data_dir=str(open_dir / "data"))
     assert learner.is_learner
@@ -114,6 +116,8 @@ def test_home_page_only_for_learners(open_dir):
 def test_servers_render_voila_with_the_xuefa_template():
     args = XuefaSpawner(user=_person("learner9", LEARNER_GROUP)).get_args()
     assert f"--VoilaConfiguration.template={VOILA_TEMPLATE}" in args
+    # a page whose kernel never answers ends (and offers 刷新) instead of spinning for ever
+    assert any(a.startswith("--VoilaExecutor.timeout=") and int(a.split("=")[1]) > 0 for a in args)
     assert (JUPYTER_DATA / "voila" / "templates" / VOILA_TEMPLATE / "conf.json").is_file()
 
 
@@ -150,3 +154,50 @@ def test_trainer_config_keeps_authoring_drops_the_courseless_formgrader():
     assert "create-assignment" not in disabled
     assert XuefaSpawner(user=_person("trainer9", "role-trainer")).role_config == TRAINER_CONFIG
     assert XuefaSpawner(user=_person("learner9", LEARNER_GROUP)).role_config == LEARNER_CONFIG
+
+
+def test_learner_server_loads_only_what_learners_use():
+    """Learners' servers: 我的学习 (hub_config.home.server_ext) and Voila, nothing else (no
+    JupyterLab, notebook, language server, terminals); idle kernels are culled."""
+    code = ("from jupyter_core.paths import jupyter_config_path\n"
+            "from jupyter_server.extension.config import ExtensionConfigManager\n"
+            "from traitlets.config.loader import JSONFileConfigLoader\n"
+            "ext = ExtensionConfigManager(read_config_path=jupyter_config_path()).get_jpserver_extensions()\n"
+            "print(sorted(k for k, v in ext.items() if v))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "JUPYTER_CONFIG_PATH": str(LEARNER_CONFIG)})
+    assert out.stdout.strip() == "['hub_config.home.server_ext', 'voila.server_extension']"
+    cfg = json.loads((LEARNER_CONFIG / "jupyter_server_config.json").read_text())
+    assert cfg["ServerApp"]["terminals_enabled"] is False
+    cull = cfg["MappingKernelManager"]
+    assert cull["cull_idle_timeout"] > 0 and cull["cull_interval"] > 0 and cull["cull_connected"] is False
+    # trainers and administrators keep JupyterLab
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "JUPYTER_CONFIG_PATH": str(TRAINER_CONFIG)})
+    assert "'jupyterlab'" in out.stdout and "hub_config.home.server_ext" not in out.stdout
+
+
+def test_learners_servers_start_lean(open_dir):
+    """Learners' servers run through hub_config.home.lean (no optional imports they never use);
+    trainers' run jupyterhub-singleuser as it is."""
+    learner = XuefaSpawner(user=_person("learner9", LEARNER_GROUP), data_dir=str(open_dir / "data"))
+    learner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    cmd = learner.server_cmd()
+    assert cmd[1:4] == ["-m", "hub_config.home.lean", "jupyterhub.singleuser"], cmd
+    trainer = XuefaSpawner(user=_person("trainer9", "role-trainer"), data_dir=str(open_dir / "data"))
+    trainer.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    assert "hub_config.home.lean" not in trainer.server_cmd()
+
+
+def test_lean_runs_a_module_without_the_absent_imports():
+    out = subprocess.run([sys.executable, "-m", "hub_config.home.lean", "json.tool", "--help"],
+                         capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0 and "usage" in out.stdout  # ran the module with its arguments
+    probe = subprocess.run([sys.executable, "-c",
+                            "from hub_config.home import lean; lean.block(); import sys, jsonschema; "
+                            "print(sys.modules.get('rfc3987_syntax'))"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "None"
+    # the platform's kernelspec starts kernels the same way
+    spec = json.loads((JUPYTER_DATA / "kernels" / "python3" / "kernel.json").read_text())
+    assert spec["argv"][:4] == ["python", "-m", "hub_config.home.lean", "ipykernel_launcher"]

@@ -167,8 +167,9 @@ class Hub(Platform):
                 raise AssertionError(f"server of {username} did not start ({elapsed:.0f}s):\n"
                                      f"{self.log_text()[-6000:]}")
             time.sleep(1)
-        # a page (not an API URL) runs the server's OAuth hand-over as a browser's first visit
-        session.get(f"{self.url}/user/{username}/lab", timeout=60)
+        # a page (not an API URL) runs the server's OAuth hand-over as a browser's first visit:
+        # the server's default page (JupyterLab, or 我的学习 for learners, who have no Lab)
+        session.get(f"{self.url}/user/{username}/", timeout=180)
         return session.get(f"{self.url}/user/{username}/api/status", timeout=60)
 
     def stop_server(self, username: str) -> None:

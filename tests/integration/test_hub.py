@@ -106,20 +106,19 @@ def test_learner_server_spawns_as_system_user(hub):
                 assert autogroup.read_text().split()[-1] == str(nice)
         assert home.stat().st_uid == entry.pw_uid
         assert home.stat().st_mode & 0o077 == 0, "a learner's home is closed to others"
-    # JupyterLab speaks Simplified Chinese (settings override written at hub start)
-    r = s.get(f"{hub.url}/user/learner1/lab/api/settings/"
-              "@jupyterlab/translation-extension:plugin", timeout=60)
-    assert r.status_code == 200 and "zh_CN" in r.text, r.text[:300]
-    # learners land on the 我的学习 app page (Voila), not JupyterLab
+    # learners' servers have no JupyterLab (trainers and administrators keep it, in Chinese)
+    r = s.get(f"{hub.url}/user/learner1/lab", allow_redirects=False, timeout=60)
+    assert r.status_code == 404, r.status_code
+    # learners land on 我的学习, served by their own server without a kernel
     r = s.get(f"{hub.url}/user/learner1/", allow_redirects=False, timeout=30)
     assert r.status_code in (301, 302), r.status_code
-    assert "/voila/render/" in r.headers["Location"]
+    assert r.headers["Location"].split("?")[0].endswith("/user/learner1/xuefa/learning")
     if importlib.util.find_spec("hub_config.home") is not None:
-        # the page is put into the home by the spawner and renders (Voila) for its owner
-        assert (home / "我的学习.ipynb").exists()
+        # 我的错题本 is put into the home by the spawner; 我的学习 renders for its owner
+        assert (home / "我的错题本.ipynb").exists() and not (home / "我的学习.ipynb").exists()
         r = s.get(f"{hub.url}/user/learner1/", timeout=180)
         assert r.status_code == 200, (r.status_code, r.url)
-        assert "/voila/render/" in r.url
+        assert r.url.split("?")[0].endswith("/xuefa/learning") and "我的学习" in r.text
 
 
 def test_learner_refused_elsewhere(hub):
@@ -127,7 +126,7 @@ def test_learner_refused_elsewhere(hub):
     hub.spawn(owner, "learner1")
     other = hub.login("learner2")
     # another learner's server: the hub refuses the OAuth hand-over
-    r = other.get(f"{hub.url}/user/learner1/lab", timeout=60)
+    r = other.get(f"{hub.url}/user/learner1/xuefa/learning", timeout=60)  # their 我的学习
     assert r.status_code == 403, (r.status_code, r.url)
     assert "/hub/api/oauth2/authorize" in r.url, "refused by the hub, not by a missing page"
     assert other.get(f"{hub.url}/user/learner1/api/contents", timeout=60).status_code == 403

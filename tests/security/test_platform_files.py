@@ -71,9 +71,10 @@ def test_learner_kernel_cannot_read_platform_data(target, attacker):
 
 
 def test_linked_home_page_is_not_followed_at_respawn(target, attacker):
-    """The learner replaces 我的学习.ipynb (and the name the old install copied through) with
-    links to a root-owned file; the next spawn must leave that file as it was."""
-    from hub_config.home import HOME_NOTEBOOK
+    """The learner replaces 我的错题本.ipynb, a page root puts into homes (and the name the old
+    install copied through), with links to a root-owned file; the next spawn must leave that
+    file as it was."""
+    from hub_config.home import WRONGBOOK_NOTEBOOK as HOME_NOTEBOOK
 
     victim = Path(f"/tmp/xuefa-victim-{secrets.token_hex(4)}")
     victim.write_text("root's own\n")
