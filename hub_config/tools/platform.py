@@ -68,13 +68,18 @@ class Platform:
     proc: subprocess.Popen
     log_path: Path
     api_token: str = ""
+    # requests' ``verify``: the CA file of a platform started with ``tls``
+    verify: str | bool = True
 
     @classmethod
     def start(cls, datadir: DataDir, *, demo: bool = False, port: int | None = None,
               env: dict[str, str] | None = None, log_path: Path | None = None,
-              timeout: float = START_TIMEOUT, **fields) -> "Platform":
+              timeout: float = START_TIMEOUT, tls: tuple[Path, Path, Path] | None = None,
+              **fields) -> "Platform":
         """Run ``xuefa up`` on a loopback port for ``datadir`` and wait until the hub's REST API
-        answers with the admin token. Extra ``fields`` go to the (sub)class constructor."""
+        answers with the admin token. Extra ``fields`` go to the (sub)class constructor.
+        ``tls=(cert, key, ca)`` serves HTTPS (``--ssl-cert``/``--ssl-key``); ``ca`` is what
+        this side trusts for it."""
         ensure_proxy()
         port = port or free_port()
         log_path = log_path or datadir.root.parent / "xuefa-up.log"
@@ -83,11 +88,14 @@ class Platform:
         full_env.pop("JUPYTERHUB_API_TOKEN", None)
         cmd = [str(VENV_BIN / "xuefa"), "up", *(["--demo"] if demo else []),
                "--data-dir", str(datadir.root), "--port", str(port), "--ip", "127.0.0.1"]
+        if tls:
+            cmd += ["--ssl-cert", str(tls[0]), "--ssl-key", str(tls[1])]
+            fields["verify"] = str(tls[2])
         with log_path.open("wb") as log:
             proc = subprocess.Popen(cmd, cwd=datadir.root.parent, env=full_env, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
-        p = cls(url=f"http://127.0.0.1:{port}", datadir=datadir, proc=proc, log_path=log_path,
-                **fields)
+        p = cls(url=f"{'https' if tls else 'http'}://127.0.0.1:{port}", datadir=datadir, proc=proc,
+                log_path=log_path, **fields)
         try:
             p.wait_up(timeout)
         except BaseException:
@@ -100,7 +108,7 @@ class Platform:
         headers = dict(kw.pop("headers", {}) or {})
         headers["Authorization"] = f"token {token or self.api_token}"
         return requests.request(method, f"{self.url}/hub/api{path}", headers=headers,
-                                timeout=kw.pop("timeout", 30), **kw)
+                                timeout=kw.pop("timeout", 30), verify=kw.pop("verify", self.verify), **kw)
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -113,7 +121,7 @@ class Platform:
                 raise RuntimeError(f"xuefa up exited with {self.proc.returncode}:\n"
                                    f"{self.log_text()[-8000:]}")
             try:
-                r = requests.get(f"{self.url}/hub/api/", timeout=5)
+                r = requests.get(f"{self.url}/hub/api/", timeout=5, verify=self.verify)
                 if r.status_code == 200 and token_file.exists():
                     self.api_token = token_file.read_text().strip()
                     if self.api("GET", "/users").status_code == 200:
