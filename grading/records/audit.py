@@ -43,6 +43,7 @@ ACTION_LABELS = {
     "notice_post": "发布通知",
     "notice_withdraw": "撤回通知",
     "law_review": "述法评议评分",
+    "grade_manual": "讲师评阅成绩",
 }
 # detail keys and values as an administrator reads them (the stored JSON keeps stable codes)
 DETAIL_LABELS = {
@@ -58,7 +59,8 @@ DETAIL_LABELS = {
     "course": "课程", "title": "标题", "notice": "通知编号", "audience": "对象",
     "expires_on": "截止日期", "campaign": "学习活动", "name": "名称", "start": "开始日期",
     "end": "结束日期", "pass_mark": "合格线", "courses": "课程安排数", "guidance": "导学",
-    "source": "来源", "review_total": "评议总分",
+    "source": "来源", "review_total": "评议总分", "attempt": "第几次提交", "score_from": "原得分",
+    "score_to": "新得分", "max_score": "满分",
 }
 _VALUE_LABELS = {"learner": "学员", "trainer": "讲师", "admin": "管理员", True: "是", False: "否",
                  # roster options, notice audiences

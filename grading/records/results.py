@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from grading.records import audit
 from grading.records.db import session_scope
 from grading.records.models import Assessment, Course, GradingJob, ItemResult, Learner, Result, utcnow
 
@@ -114,9 +115,17 @@ def update_manual(url: str, result_id: int, score: float, max_score: float,
         if r is None:
             return
         mark = pass_mark(s, r.course_id)
+        before = r.score
         r.score, r.max_score = score, max_score
         r.passed = is_passed(score, max_score, mark)
         r.outcome = "ok"
+        # a grade change is audited with the result; nbgrader's gradebook does not say which
+        # trainer graded, so the actor is the course's formgrader
+        learner = s.get(Learner, r.learner_id)
+        audit.add(s, actor=f"formgrader-{r.course_id}", action="grade_manual",
+                  target=learner.username if learner else None,
+                  detail={"course": r.course_id, "attempt": r.attempt, "score_from": before,
+                          "score_to": score, "max_score": max_score})
         g = Graded(score=score, max_score=max_score)
         r.message = ok_message(g, r.passed, mark) + " （简答题已由讲师评阅。）"
         if details is not None:

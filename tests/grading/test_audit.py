@@ -153,3 +153,26 @@ def test_cli_account_commands_share_the_functions_and_audit(people, datadir, mon
     assert r.exit_code == 1 and "最后一个" in r.output
     actions = [(e.action, e.actor.startswith("cli:"), e.client) for e in all_rows(people)]
     assert actions == [("change_role", True, "local"), ("reset_password", True, "local")]
+
+
+def test_a_trainers_essay_grade_is_audited_with_the_result(people):
+    """The grading service finalises an essay result from the gradebook (grading.grader.manual):
+    the grade change and its audit row commit together."""
+    from datetime import datetime
+
+    from grading.records.models import Course, Result
+    from grading.records.results import update_manual
+
+    with session_scope(people) as s:
+        s.add(Course(id="shufa", title="领导干部述法", hours=1, pass_mark=60))
+        me = s.scalar(select(Learner).where(Learner.username == "zhangsan"))
+        r = Result(learner_id=me.id, course_id="shufa", assignment="module", attempt=1, score=40,
+                   max_score=100, passed=False, outcome="needs_manual", submitted_at=datetime(2026, 11, 20))
+        s.add(r)
+        s.flush()
+        rid = r.id
+    update_manual(people, rid, 78, 100)
+    [e] = all_rows(people)
+    assert (e.actor, e.action, e.target) == ("formgrader-shufa", "grade_manual", "zhangsan")
+    assert e.detail == {"course": "shufa", "attempt": 1, "score_from": 40.0, "score_to": 78.0,
+                        "max_score": 100.0}
