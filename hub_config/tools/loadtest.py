@@ -216,28 +216,42 @@ async def shutdown_kernel(http, server_url: str, headers: dict, kid: str) -> Non
         pass  # the kernel dies with the server anyway
 
 
-async def _execute(http, url: str, headers: dict, code: str) -> tuple[str, str]:
-    msg_id = uuid.uuid4().hex
+async def _execute(http, url: str, headers: dict, code: str, reconnects: int = 3) -> tuple[str, str]:
+    """Run ``code`` over the kernel's websocket. A websocket that drops is reconnected with the
+    same ``session_id``, as a browser page does: jupyter_server keeps the session's messages
+    meanwhile and replays them, so the code is sent once and its output is not lost."""
+    import aiohttp
+
+    msg_id, session = uuid.uuid4().hex, uuid.uuid4().hex
     out, err = "", ""
-    async with http.ws_connect(url.replace("http", "ws", 1), headers=headers, max_msg_size=0) as ws:
-        await ws.send_str(json.dumps({
-            "header": {"msg_id": msg_id, "username": "", "session": uuid.uuid4().hex,
-                       "msg_type": "execute_request", "version": "5.3",
-                       "date": datetime.now(timezone.utc).isoformat()},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-        async for m in ws:
-            msg = json.loads(m.data)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind = msg["header"]["msg_type"]
-            if kind == "stream":
-                out += msg["content"]["text"]
-            elif kind == "error":
-                err = f"{msg['content']['ename']}: {msg['content']['evalue']}"
-            elif kind == "status" and msg["content"]["execution_state"] == "idle":
-                return out, err
+    ws_url = url.replace("http", "ws", 1) + f"?session_id={session}"
+    request = json.dumps({
+        "header": {"msg_id": msg_id, "username": "", "session": session,
+                   "msg_type": "execute_request", "version": "5.3",
+                   "date": datetime.now(timezone.utc).isoformat()},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}})
+    sent = False
+    for _attempt in range(reconnects + 1):
+        async with http.ws_connect(ws_url, headers=headers, max_msg_size=0) as ws:
+            if not sent:
+                await ws.send_str(request)
+                sent = True
+            async for m in ws:
+                if m.type != aiohttp.WSMsgType.TEXT:
+                    break  # dropped (ERROR/CLOSE): reconnect and let the server replay
+                msg = json.loads(m.data)
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind = msg["header"]["msg_type"]
+                if kind == "stream":
+                    out += msg["content"]["text"]
+                elif kind == "error":
+                    err = f"{msg['content']['ename']}: {msg['content']['evalue']}"
+                elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                    return out, err
+        await asyncio.sleep(1.0)
     raise RuntimeError("kernel websocket closed before the code finished")
 
 
