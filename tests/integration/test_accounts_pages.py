@@ -182,7 +182,8 @@ def test_audit_log_exports_as_a_workbook(hub, admin):
 def test_the_account_pages_have_no_english(hub, admin):
     """Our pages' own content. (The hub's page frame around it is hub_config/templates/page.html:
     JupyterHub's noscript note, error dialog and navbar toggle are outside its blocks.)"""
-    data = [row[0] for row in ROSTER] + ["127.0.0.1"]
+    # data: accounts, the address, and the roster file name the fixture's import is audited with
+    data = [row[0] for row in ROSTER] + ["127.0.0.1", "roster.csv"]
     pages = {path: (admin.get(f"{hub.url}/hub/{path}", timeout=30), root)
              for path, root in (("xuefa/accounts", "xf-accounts"), ("xuefa/audit", "xf-audit"),
                                 ("xuefa/password", "xf-password"), ("home", "xf-account-links"))}
