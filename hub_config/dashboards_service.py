@@ -163,6 +163,18 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
         return [(url_path_join(prefix, path), *rest) for path, *rest in super().get_handlers()]
 
+    def _refuse(self, handler, name: str, refusal: str) -> None:
+        """As the parent does for users without the scope: no user, and the login redirect of
+        @web.authenticated (every page and listing has it) becomes a 403 with ``refusal``."""
+        self.log.warning("refusing %s to %s: %s", handler.request.path, name, refusal)
+
+        def refuse(*args, **kwargs):
+            raise HTTPError(403, refusal)
+
+        handler.redirect = refuse
+        handler._jupyterhub_user = None
+        return None
+
     async def get_user(self, handler):
         if getattr(handler, "_xuefa_checked", False):
             return await super().get_user(handler)
@@ -179,14 +191,7 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
         if admin:
             scope, refusal = admin_scope_refusal(handler.request.query, model["name"])
             if refusal:
-                self.log.warning("refusing %s to %s: %s", handler.request.path, model["name"], refusal)
-
-                def refuse_admin(*args, **kwargs):
-                    raise HTTPError(403, refusal)
-
-                handler.redirect = refuse_admin
-                handler._jupyterhub_user = None
-                return None
+                return self._refuse(handler, model["name"], refusal)
         if not admin:
             prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
             if handler.request.path in (prefix, prefix.rstrip("/")):
@@ -197,16 +202,7 @@ class HubIdentityProvider(JupyterHubIdentityProvider):
             refusal = trainer_refusal(handler.request.path, handler.request.query, model["name"],
                                       prefix=prefix)
             if refusal:
-                # as the parent does for users without the scope: no user, and the login
-                # redirect of @web.authenticated (every page and listing has it) becomes a 403
-                self.log.warning("refusing %s to %s: %s", handler.request.path, model["name"], refusal)
-
-                def refuse(*args, **kwargs):
-                    raise HTTPError(403, refusal)
-
-                handler.redirect = refuse
-                handler._jupyterhub_user = None
-                return None
+                return self._refuse(handler, model["name"], refusal)
         handler.request.headers[VIEWER_HEADER] = json.dumps(
             {"name": model["name"], "admin": admin, "scope": scope})
         return user

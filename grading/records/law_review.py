@@ -161,7 +161,9 @@ def _total_points(panel: LawReviewPanel) -> float:
 
 # --- who is reviewed ------------------------------------------------------------------------------
 
-def _leaders(s: Session, panel: LawReviewPanel) -> list[Learner]:
+def _leaders(s: Session, panel: LawReviewPanel, learner_id: int | None = None) -> list[Learner]:
+    """The panel's leaders (or only ``learner_id``, if they are one: 我的学习 asks for one
+    person on every load and must not list a city's leaders to find them)."""
     camp = s.get(Campaign, panel.campaign_id)
     audiences = select(CampaignCourse.audience).where(
         CampaignCourse.campaign_id == panel.campaign_id, CampaignCourse.course_id == panel.course_id)
@@ -169,9 +171,11 @@ def _leaders(s: Session, panel: LawReviewPanel) -> list[Learner]:
     submitted = select(Result.learner_id).where(
         Result.course_id == panel.course_id, Result.assignment == ASSIGNMENT,
         Result.outcome.in_(COUNTED), Result.submitted_at >= start)
-    return list(s.scalars(select(Learner).where(
-        Learner.active.is_(True), Learner.audience.in_(audiences), Learner.id.in_(submitted))
-        .order_by(Learner.username)))
+    q = select(Learner).where(Learner.active.is_(True), Learner.audience.in_(audiences),
+                              Learner.id.in_(submitted))
+    if learner_id is not None:
+        q = q.where(Learner.id == learner_id)
+    return list(s.scalars(q.order_by(Learner.username)))
 
 
 def _panel_of(panel: LawReviewPanel, leader: str) -> list[str]:
@@ -416,7 +420,7 @@ def my_outcomes(url_or_session: str | Session, username: str,
         if me is None or not me.active:
             return []
         for panel, camp in _panels(s):
-            if not any(x.id == me.id for x in _leaders(s, panel)):
+            if not _leaders(s, panel, learner_id=me.id):
                 continue
             st = _state(s, panel, me)
             final = _final(panel, st, now)
