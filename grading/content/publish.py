@@ -11,6 +11,10 @@ A course with a question bank has no hand-written assessment: publish writes the
 blueprint generates (:func:`grading.content.bank.slot_notebook`, no question in it) into the
 source before nbgrader runs, and keeps ``bank.yaml`` in the course root, readable by root only;
 papers are drawn from that copy per learner and attempt, never from the exchange.
+
+Trainers may write questions as Markdown cells and leave out the ``xf.setup`` cell: the course
+root's copy of each notebook is compiled (:func:`grading.content.authoring.compile_notebook`)
+before nbgrader runs; the trainer's folder is never written.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 
+from grading.content.authoring import AuthoringError, compile_notebook
 from grading.content.bank import BANK_FILE, load_bank, slot_notebook
 from grading.content.courses import ASSIGNMENT, CampaignSpec, CourseSpec, course_dirs, courses_dir, load_campaign_file, load_course
 from grading.exchange import nbconfig
@@ -99,6 +104,7 @@ def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | No
                     ignore=shutil.ignore_patterns("*.answers.json", ".ipynb_checkpoints", "__pycache__"))
     if bank is not None:
         nbformat.write(slot_notebook(spec), tmp / spec.assessment.file)
+    _compile_notebooks(tmp, spec)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     shutil.copy2(cdir / "course.yaml", root / "course.yaml")
@@ -126,6 +132,24 @@ def publish_course(datadir: DataDir, course_id: str | Path, *, source: Path | No
                      detail={"course": spec.id, "title": spec.title})
     log.info("published %s (%g points) to %s", spec.id, spec.points, outbound)
     return PublishReport(spec.id, spec.title, spec.points, outbound, [a.label for a in spec.audience])
+
+
+def _compile_notebooks(module: Path, spec: CourseSpec) -> None:
+    """Markdown question cells become ``xf.<Class>(...)`` cells and a notebook without
+    ``xf.setup`` gets one, in the course root's copy only (the trainer's source stays as written)."""
+    problems: list[str] = []
+    for path in sorted(module.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        mode = "assessment" if path.name == spec.assessment.file else "practice"
+        try:
+            compiled = compile_notebook(nb, course_id=spec.id, notebook=path.name, mode=mode)
+        except AuthoringError as e:
+            problems += [f"{where}：{msg}" for where, msg in e.problems]
+            continue
+        if compiled != nb:
+            nbformat.write(compiled, path)
+    if problems:
+        raise PublishError(f"{spec.id}: 题目格式有误（先运行 xuefa course validate {spec.id}）：\n" + "\n".join(problems))
 
 
 def _place_bank(src: Path | None, dest: Path) -> None:
