@@ -3,71 +3,60 @@
 On 提交 it (1) copies each essay answer into the notebook's nbgrader "Manually graded
 answer" markdown cell with the same grade_id, so formgrader shows it and flags it for
 manual grading, (2) runs nbgrader's ExchangeSubmit for the session's course/assignment
-(exchange root from ``XUEFA_EXCHANGE`` or the nbgrader config), (3) shows what was sent and
-when. 查看成绩 asks the records service (``GET api/results``, as the learner) for released
-results and falls back to nbgrader's fetched feedback files.
+(exchange root from ``XUEFA_EXCHANGE`` or the nbgrader config), both in a short-lived child
+process (:mod:`widgets.exchange_submit`), so nbgrader's ~50 MB never stay in the kernel,
+(3) shows what was sent and when. 查看成绩 asks the records service (``GET api/results``, as
+the learner) for released results and falls back to nbgrader's fetched feedback files.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import ipywidgets as W
-import nbformat
 
 from widgets.answers import atomic_write_json
 from widgets.events import records_request
-from widgets.exchange import exchange_app
+from widgets.exchange_submit import write_essays  # noqa: F401 - kept importable from here
 from widgets.session import Session, current
 
 
-def write_essays(notebook: Path, answers: dict, essay_ids: list[str]) -> list[str]:
-    """Put essay answers into the matching manually graded markdown cells (atomic write), as
-    text: HTML-escaped, so the learner's copy never renders their typing as markup. (What a
-    trainer grades is not this cell: the grading service writes the essay from the answers
-    file into the course's own cell, escaped.) Returns the ids written."""
-    nb = nbformat.read(notebook, as_version=4)
-    written = []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        gid = meta.get("grade_id")
-        if cell.cell_type == "markdown" and meta.get("solution") and gid in essay_ids:
-            text = answers.get(gid)
-            if isinstance(text, str) and text.strip():
-                cell.source = html.escape(text)
-                written.append(gid)
-    if written:
-        tmp = notebook.with_name("." + notebook.name + ".tmp")
-        nbformat.write(nb, str(tmp))
-        os.replace(tmp, notebook)
-    return written
+SUBMIT_TIMEOUT = 300.0  # seconds for the hand-in process (nbgrader import + copy), under load
+SUBMIT_FAILED = "提交未被接收"
 
 
-def _layout(nb_dir: Path, course: str, assignment: str) -> tuple[Path, bool]:
-    """(Exchange.assignment_dir, path_includes_course) for a notebook in ``nb_dir``."""
-    if nb_dir.name == assignment and nb_dir.parent.name == course:
-        return nb_dir.parent.parent, True
-    return nb_dir.parent, False
-
-
-def nbgrader_submit(session: Session) -> dict:
-    """Run nbgrader submit for ``session``; returns {timestamp, files}. Raises on failure."""
+def nbgrader_submit(session: Session, essays: dict | None = None) -> dict:
+    """Hand in ``session``'s notebook (``essays`` {grade_id: text} written into it first) in a
+    short-lived process (:mod:`widgets.exchange_submit`: nbgrader never enters the kernel);
+    returns {timestamp, files}. Raises RuntimeError on failure."""
     nb_path = session.notebook_path()
     nb_dir = nb_path.parent
-    assignment_dir, includes_course = _layout(nb_dir, session.course, session.assignment)
-    sub = exchange_app("Submit", course=session.course, assignment=session.assignment,
-                       assignment_dir=assignment_dir, path_includes_course=includes_course,
-                       student_id=session.username, config_dirs=[str(nb_dir)])
-    sub.start()
+    request = {"notebook": str(nb_path), "course": session.course, "assignment": session.assignment,
+               "student_id": session.username, "essays": essays or {}}
+    # -P: not the working directory (the learner's notebook folder) on the module path
+    cmd = [sys.executable, "-P", "-m", "widgets.exchange_submit"]
+    try:
+        r = subprocess.run(cmd, input=json.dumps(request, ensure_ascii=False), capture_output=True,
+                           text=True, timeout=SUBMIT_TIMEOUT)
+    except subprocess.TimeoutExpired as e:
+        raise RuntimeError(SUBMIT_FAILED) from e
+    lines = r.stdout.strip().splitlines()
+    if r.returncode != 0 or not lines:
+        # nbgrader's reason goes to the server's log (the process's own stderr), not the page
+        print(f"xuefa submit: exit {r.returncode}\n{r.stderr[-4000:]}",
+              file=sys.__stderr__ or sys.stderr, flush=True)
+        raise RuntimeError(SUBMIT_FAILED)
+    timestamp = json.loads(lines[-1])["timestamp"]
     files = sorted(str(p.relative_to(nb_dir)) for p in nb_dir.rglob("*")
                    if p.is_file() and ".ipynb_checkpoints" not in p.parts)
-    return {"timestamp": sub.timestamp, "files": files}
+    return {"timestamp": timestamp, "files": files}
 
 
 def fetch_results_answer(session: Session, timeout: float = 10) -> dict | None:
@@ -291,11 +280,10 @@ class Submit(W.VBox):
             store = s.reload()
             if not store.path.exists():  # an empty attempt still submits an answers file
                 atomic_write_json(store.path, {})
-            essays = [qid for qid, q in s.questions.items() if q.type == "essay"]
-            if essays:
-                write_essays(s.notebook_path(), store.answers, essays)
-            info = nbgrader_submit(s)
-        except BaseException as e:  # noqa: BLE001 - nbgrader calls sys.exit via self.fail
+            essays = {qid: store.answers.get(qid) for qid, q in s.questions.items()
+                      if q.type == "essay"}
+            info = nbgrader_submit(s, essays)
+        except Exception as e:  # noqa: BLE001 - the page says so; the learner may retry
             self.status.value = (f"<span style='color:#c00' role='alert'>提交失败：{html.escape(str(e) or type(e).__name__)}"
                                  "。请稍后重试，或联系管理员。</span>")
             return None

@@ -88,3 +88,17 @@ def test_receipt_names_questions_not_files():
     assert "讲师评阅" in html
     assert ".json" not in html and ".ipynb" not in html and "UTC" not in html
     assert "未作答" not in receipt_html(qs, [], "later")
+
+
+def test_quiz_kernel_imports_no_nbgrader():
+    """提交 hands in from a short-lived process (widgets.exchange_submit): a quiz kernel that
+    imports the widgets holds neither nbgrader nor nbformat (~55 MB) for as long as the page
+    stays open."""
+    import subprocess
+    import sys
+
+    code = ("import sys, widgets; from widgets.submit import Submit, write_essays; "
+            "print(sorted(m for m in ('nbgrader', 'nbformat', 'jsonschema', 'sqlalchemy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
