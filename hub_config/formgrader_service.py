@@ -4,9 +4,11 @@ The upstream layout of nbgrader's "JupyterHub with multiple classes and multiple
 Jupyter server per course, started by the hub as a service, rooted at that course's directory
 with the course's ``nbgrader_config.py`` (written by :func:`grading.exchange.nbconfig.ensure_course`:
 the gradebook and exchange the grading service uses), reached at
-``/services/formgrader-<course_id>/formgrader``. Trainers (group ``role-trainer``) may open it
-through the role from :func:`service_role`; administrators hold ``access:services`` anyway;
-learners get 403 from the hub's OAuth.
+``/services/formgrader-<course_id>/formgrader``. Only the trainers the course's ``course.yaml``
+lists may open it, through the role ``formgrader-<course_id>`` from :func:`service_roles` (read
+at hub start: a change of the list takes effect at the next start; the Chinese 阅卷 page,
+:mod:`hub_config.pages.essays`, reads it at each request and is the documented path);
+administrators hold ``access:services`` anyway; everyone else gets 403 from the hub's OAuth.
 
 Only courses with manually graded items (``assessment.manual`` in ``course.yaml``: essays such
 as the 述法 report) get a server, to keep memory modest: courses already published (records DB)
@@ -47,7 +49,6 @@ from grading.host.sysusers import is_root
 
 MODULE = "hub_config.formgrader_service"  # not __name__: that is "__main__" under -m
 PREFIX = "formgrader-"
-TRAINER_GROUP = "role-trainer"
 SERVICE_TIMEOUT = 180
 FORMGRADER_EXTENSION = "nbgrader.server_extensions.formgrader"
 # every other server extension installed in the venv is switched off explicitly: the
@@ -118,14 +119,32 @@ def service_specs(datadir: DataDir, free_port) -> list[dict]:
             for c in manual_courses(datadir)]
 
 
-def service_role(names: list[str]) -> dict:
-    """Trainers may open every course's formgrader (the hub's 服务 menu lists them)."""
-    return {
-        "name": "formgrader-users",
-        "description": "讲师：在 formgrader 中批改作业",
-        "scopes": [f"access:services!service={n}" for n in names],
-        "groups": [TRAINER_GROUP],
-    }
+def service_roles(datadir: DataDir, names: list[str]) -> list[dict]:
+    """One role per course's formgrader, held by that course's listed trainers only (the
+    ``course.yaml`` ``trainers`` of :func:`grading.grader.essays.course_trainers`, as at hub
+    start; administrators hold ``access:services`` anyway). Names that are not active trainers
+    on the roster are left out: a role's users are created in the hub DB."""
+    from grading.grader.essays import course_trainers, grader_role
+
+    roles = []
+    for name in names:
+        course_id = name.removeprefix(PREFIX)
+        users = []
+        for trainer in course_trainers(datadir, course_id):
+            try:
+                ok = grader_role(datadir.records_db_url, trainer) == "trainer"
+            except Exception as exc:  # noqa: BLE001 - no records DB yet: nobody but admins
+                log.warning("trainers of %s not checked: %s", course_id, exc)
+                ok = False
+            if ok:
+                users.append(trainer)
+        roles.append({
+            "name": name,
+            "description": f"讲师：批改课程 {course_id} 的作业",
+            "scopes": [f"access:services!service={name}"],
+            "users": users,
+        })
+    return roles
 
 
 # --- inside the service: a Jupyter server that is only a formgrader --------------------------------

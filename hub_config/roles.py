@@ -2,8 +2,9 @@
 
 * learners (group ``role-learner``): the default ``user`` role only, i.e. their own server and
   their own hub model; nothing of other people (403 on other servers and on the user list);
-* trainers (``role-trainer``): also the grading tools (the ``grading`` service, and every
-  course's ``formgrader-<course>`` through the role of :mod:`hub_config.formgrader_service`),
+* trainers (``role-trainer``): also the grading tools (the ``grading`` service, and the
+  ``formgrader-<course>`` of each course whose ``course.yaml`` lists them, through the per-course
+  roles of :mod:`hub_config.formgrader_service`; the 阅卷 hub page checks the same list),
   the ``dashboards`` service's 题目分析 page only (the service's role admits them; its identity
   provider refuses them every other page and every course they do not teach) and read access
   to people and groups, to see who is enrolled;

@@ -140,7 +140,7 @@ def formgraders(datadir: DataDir, off: set[str]) -> tuple[list[dict], list[dict]
     specs = [s for s in formgrader_service.service_specs(datadir, free_port) if s["name"] not in off]
     for spec in specs:
         spec["environment"] = service_environment(spec, datadir)
-    return specs, ([formgrader_service.service_role([s["name"] for s in specs])] if specs else [])
+    return specs, formgrader_service.service_roles(datadir, [s["name"] for s in specs])
 
 
 def log_to_file(spec: dict, datadir: DataDir) -> dict:

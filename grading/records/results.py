@@ -108,26 +108,33 @@ def _answer(v):
 
 
 def update_manual(url: str, result_id: int, score: float, max_score: float,
-                  details: list | None = None) -> None:
-    """A trainer finished manual grading: the attempt's score becomes final."""
+                  details: list | None = None, *, actor: str | None = None, comment: str = "",
+                  client: str | None = None, only_pending: bool = False) -> bool:
+    """A trainer finished manual grading: the attempt's score becomes final. ``comment`` (the
+    trainers' 评语) is appended to the learner-facing message; ``only_pending`` leaves an
+    attempt alone that is final already (the periodic sync racing the 阅卷 page). True when
+    the row was updated."""
     with session_scope(url) as s:
         r = s.get(Result, result_id)
-        if r is None:
-            return
+        if r is None or (only_pending and r.outcome != "needs_manual"):
+            return False
         mark = pass_mark(s, r.course_id)
         before = r.score
         r.score, r.max_score = score, max_score
         r.passed = is_passed(score, max_score, mark)
         r.outcome = "ok"
         # a grade change is audited with the result; nbgrader's gradebook does not say which
-        # trainer graded, so the actor is the course's formgrader
+        # trainer graded in formgrader, so that actor is the course's formgrader; the 阅卷
+        # page names the trainer
         learner = s.get(Learner, r.learner_id)
-        audit.add(s, actor=f"formgrader-{r.course_id}", action="grade_manual",
+        audit.add(s, actor=actor or f"formgrader-{r.course_id}", action="grade_manual",
                   target=learner.username if learner else None,
                   detail={"course": r.course_id, "attempt": r.attempt, "score_from": before,
-                          "score_to": score, "max_score": max_score})
+                          "score_to": score, "max_score": max_score}, client=client)
         g = Graded(score=score, max_score=max_score)
         r.message = ok_message(g, r.passed, mark) + " （简答题已由讲师评阅。）"
+        if comment:
+            r.message += f" 讲师评语：{comment[:4000]}"
         if details is not None:
             r.details = details
             by_id = {i.question_id: i for i in r.items}
@@ -137,6 +144,24 @@ def update_manual(url: str, result_id: int, score: float, max_score: float,
                     it.points = float(d.get("points") or 0)
                     it.correct = bool(d.get("correct"))
         r.graded_at = utcnow()
+        return True
+
+
+def manual_courses(url: str) -> list[tuple[str, str]]:
+    """(course id, title) of the published courses whose assessment has essays (阅卷)."""
+    with session_scope(url) as s:
+        rows = s.execute(select(Course.id, Course.title)
+                         .join(Assessment, Assessment.course_id == Course.id)
+                         .where(Assessment.manual.is_(True)).distinct().order_by(Course.id))
+        return [(cid, title or cid) for cid, title in rows]
+
+
+def course_trainers(url: str, course_id: str) -> list[str]:
+    """The ``trainers`` of a published course as copied into the records DB at publish."""
+    with session_scope(url) as s:
+        c = s.get(Course, course_id)
+        names = ((c.meta or {}).get("trainers") or []) if c is not None else []
+        return [n for n in names if isinstance(n, str)]
 
 
 def pending_manual(url: str) -> list[tuple[int, str, str, str, datetime]]:

@@ -30,8 +30,9 @@ def test_one_formgrader_per_course_with_essays(datadir, monkeypatch):
     assert spec["url"].startswith("http://127.0.0.1:") and spec["oauth_no_confirm"]
     assert spec["environment"]["XUEFA_DATA_DIR"] == str(datadir.root)
     assert spec["info"]["title"] == "批改作业 · 领导干部述法"
-    role = next(r for r in c.JupyterHub.load_roles if r["name"] == "formgrader-users")
-    assert role["groups"] == ["role-trainer"]
+    # only the course's listed trainers, and only those on the roster (none here yet)
+    role = next(r for r in c.JupyterHub.load_roles if r["name"] == "formgrader-shufa")
+    assert "groups" not in role and role["users"] == []
     assert role["scopes"] == ["access:services!service=formgrader-shufa"]
     # learners get nothing of it
     user = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
@@ -48,12 +49,34 @@ def test_published_courses_with_essays_count_too(datadir, records_url):
     assert fgs.manual_courses(datadir) == ["shufa", "tiaojie_plus"]
 
 
+def test_only_the_courses_trainers_hold_its_role(datadir, records_url):
+    """Today every trainer could grade every course; now only those course.yaml lists."""
+    from grading.records.db import session_scope
+    from grading.records.models import Audience, Learner, Role, Unit
+
+    with session_scope(records_url) as s:
+        unit = Unit(path="海安市", name="海安市", level=0)
+        s.add(unit)
+        s.flush()
+        for name, role, active in [("trainer1", Role.trainer, True), ("trainer2", Role.trainer, True),
+                                   ("ganbu1", Role.learner, True)]:
+            s.add(Learner(username=name, name=name, unit_id=unit.id, audience=Audience.cadre,
+                          role=role, active=active))
+    [role] = fgs.service_roles(datadir, ["formgrader-shufa"])
+    assert role["users"] == ["trainer1"]  # courses/shufa/course.yaml: trainers [trainer1]
+    # a learner named in a trainers list gets nothing; the published copy counts once there
+    root = datadir.course_root("shufa")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "course.yaml").write_text("id: shufa\ntrainers: [trainer2, ganbu1]\n", encoding="utf-8")
+    assert fgs.service_roles(datadir, ["formgrader-shufa"])[0]["users"] == ["trainer2"]
+
+
 def test_switched_off(datadir, monkeypatch):
     migrate.upgrade(datadir.records_db_url)
     for disabled in ("formgrader", "formgrader-shufa"):
         c = _apply(datadir, monkeypatch, disabled)
         assert not [s for s in c.JupyterHub.services if s["name"].startswith("formgrader-")]
-        assert not [r for r in c.JupyterHub.load_roles if r["name"] == "formgrader-users"]
+        assert not [r for r in c.JupyterHub.load_roles if r["name"].startswith("formgrader-")]
 
 
 def test_server_is_only_a_formgrader(tmp_path):
