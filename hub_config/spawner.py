@@ -800,6 +800,9 @@ class XuefaSpawner(LocalProcessSpawner):
             self.install_skeleton()
             self.install_home_page()
             self.cmd = self.server_cmd()
+        # trainers: their courses' groups (before the server's groups are read) and ~/课程 links
+        from grading.content.workspace import prepare_home
+        prepare_home(self.datadir, self.user.name, self.home_dir, is_learner=self.is_learner)
         return await super().start()
 
 

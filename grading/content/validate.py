@@ -10,11 +10,18 @@ generate the learner version with nbgrader in a temp course.
 A course with ``bank.yaml`` has no hand-written assessment: its bank and blueprint are checked
 (:mod:`grading.content.bank`), and the slow checks run and release the notebook publish would
 generate from the blueprint, with a sample paper beside it as the grading service puts one.
+
+Notebooks are checked as publish releases them: compiled first
+(:func:`grading.content.authoring.compile_checked`: Markdown question cells become ``xf.<Class>``
+cells, a missing ``xf.setup`` cell is put in front), so every check also applies to questions
+written in Markdown; a question cell's syntax problems are problems like any other, and cell
+numbers are mapped back to the trainer's notebook (:func:`trainer_cell`).
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 import shutil
@@ -26,6 +33,7 @@ from typing import Any, Callable
 import nbformat
 from pydantic import Field, ValidationError, field_validator
 
+from grading.content.authoring import compile_checked
 from grading.content.bank import BANK_FILE, Bank, BlueprintError, check_blueprint, draw, load_bank, slot_notebook
 from grading.content.courses import (
     ASSIGNMENT,
@@ -186,6 +194,15 @@ class CourseContext:
     bank: Bank | None = None
     # the assessment publish generates from the blueprint (bank courses), by file name
     generated: dict[str, NotebookInfo] = field(default_factory=dict)
+    # notebooks are checked as publish compiles them (Markdown questions -> xf.<Class> cells, setup
+    # cell in front): per notebook, the trainer's cell number of each compiled cell
+    cell_maps: dict[str, list[int | None]] = field(default_factory=dict)
+    # problems that already name the trainer's cells (question syntax)
+    source_numbered: set = field(default_factory=set)
+    # where the other courses are, for the duplicate-stem check (default: beside ``path``); a
+    # snapshot in a temp folder is compared with the published courses instead
+    siblings: Path | None = None
+    course_id: str | None = None
 
     @property
     def bank_file(self) -> Path:
@@ -242,10 +259,17 @@ def check_layout(ctx: CourseContext) -> list[Problem]:
             out.append(Problem(ctx.rel(name), None, "", "course.yaml 中没有列出这个笔记本"))
     for name in present:
         try:
-            info = read_notebook(ctx.module_dir / name, ctx.rel(name))
+            nb = nbformat.read(ctx.module_dir / name, as_version=4)
         except Exception as e:  # noqa: BLE001 - not JSON, not a notebook: any parse error is the trainer's message
             out.append(Problem(ctx.rel(name), None, "", f"不是有效的笔记本文件：{e}"))
             continue
+        mode = "assessment" if ctx.spec and name == ctx.spec.assessment.file else "practice"
+        compiled = compile_checked(nb, course_id=ctx.spec.id if ctx.spec else ctx.path.name, notebook=name, mode=mode)
+        info = parse_notebook(compiled.nb, ctx.rel(name))
+        ctx.cell_maps[info.name] = compiled.cell_map
+        syntax = [Problem(info.name, cell, fld, msg) for cell, fld, msg in compiled.problems]
+        ctx.source_numbered.update(syntax)
+        out += syntax
         ctx.notebooks[name] = info
         out += info.syntax
         if info.mode is None:
@@ -482,6 +506,8 @@ def check_execute(ctx: CourseContext) -> list[Problem]:
     if run.exists():
         shutil.rmtree(run)
     shutil.copytree(ctx.module_dir, run)
+    for name, info in ctx.notebooks.items():  # as compiled for publish
+        nbformat.write(info.nb, run / name)
     for name, info in ctx.generated.items():
         # a sample paper beside the notebook, as the grading service puts the learner's
         nbformat.write(info.nb, run / name)
@@ -517,7 +543,7 @@ def check_nbgrader(ctx: CourseContext) -> list[Problem]:
     if root.exists():
         shutil.rmtree(root)
     shutil.copytree(ctx.module_dir, root / "source" / ASSIGNMENT)
-    for name, info in ctx.generated.items():
+    for name, info in {**ctx.notebooks, **ctx.generated}.items():  # as compiled for publish
         nbformat.write(info.nb, root / "source" / ASSIGNMENT / name)
     api = nbgrader_api(root, course_id, f"sqlite:///{root / 'gradebook.sqlite'}", root / "exchange")
     res = api.generate_assignment(ASSIGNMENT, force=True, create=True)
@@ -767,8 +793,9 @@ def check_duplicate_stems(ctx: CourseContext) -> list[Problem]:
     if not mine:
         return []
     others: dict[str, str] = {}
-    for other in sorted(ctx.path.parent.iterdir()):
-        if other == ctx.path or not (other / "course.yaml").is_file():
+    root = ctx.siblings or ctx.path.parent
+    for other in sorted(root.iterdir()) if root.is_dir() else []:
+        if other == ctx.path or other.name == ctx.course_id or not (other / "course.yaml").is_file():
             continue
         octx = CourseContext(path=other)
         try:  # a broken sibling reports its own problems when it is validated
@@ -960,12 +987,15 @@ SLOW_CHECKS: list[Check] = [check_nbgrader, check_execute]
 CHECKS: list[Check] = STATIC_CHECKS + SLOW_CHECKS
 
 
-def validate_course(path: str | Path, *, execute: bool = True, checks: list[Check] | None = None) -> list[Problem]:
+def validate_course(path: str | Path, *, execute: bool = True, checks: list[Check] | None = None,
+                    siblings: Path | None = None, course_id: str | None = None) -> list[Problem]:
     """All problems of the course folder ``path`` (empty list: ready to publish).
 
     ``execute=False`` skips running notebooks and nbgrader (quick authoring feedback).
+    ``siblings``/``course_id``: the folder of the other courses and this course's id, when ``path``
+    is a copy elsewhere (the authoring pages check a snapshot against the published courses).
     """
-    ctx = CourseContext(path=Path(path).resolve())
+    ctx = CourseContext(path=Path(path).resolve(), siblings=siblings, course_id=course_id)
     if not ctx.path.is_dir():
         return [Problem(str(path), None, "", "课程目录不存在")]
     todo = checks or (CHECKS if execute else STATIC_CHECKS)
@@ -983,7 +1013,16 @@ def validate_course(path: str | Path, *, execute: bool = True, checks: list[Chec
     finally:
         if ctx.workdir is not None:
             shutil.rmtree(ctx.workdir, ignore_errors=True)
-    return problems
+    return [trainer_cell(ctx, p) for p in problems]
+
+
+def trainer_cell(ctx: CourseContext, p: Problem) -> Problem:
+    """``p`` with the cell number of the trainer's notebook (checks see the compiled one, which
+    may have a setup cell in front and a hidden test after a Markdown question)."""
+    cmap = ctx.cell_maps.get(p.file)
+    if not p.cell or cmap is None or p in ctx.source_numbered or p.cell > len(cmap):
+        return p
+    return dataclasses.replace(p, cell=cmap[p.cell - 1])
 
 
 def answer_key(notebook: str | Path) -> dict[str, Any]:

@@ -156,6 +156,11 @@ class DataDir:
         return self.root / "reports"
 
     @property
+    def workspace(self) -> Path:
+        """Trainers' editable courses, one folder per course (grading.content.workspace)."""
+        return self.root / "workspace"
+
+    @property
     def run(self) -> Path:
         return self.root / "run"
 

@@ -44,6 +44,9 @@ ACTION_LABELS = {
     "notice_withdraw": "撤回通知",
     "law_review": "述法评议评分",
     "grade_manual": "讲师评阅成绩",
+    # issue 15: trainers' course workspace
+    "course_create": "新建课程",
+    "campaign_elective": "加入选修课",
 }
 # detail keys and values as an administrator reads them (the stored JSON keeps stable codes)
 DETAIL_LABELS = {

@@ -197,3 +197,43 @@ def _module(course: Course, required: bool, results: list[Result], n_events: int
         "graded_at": latest.graded_at.isoformat() if latest and latest.graded_at else None,
         "feedback": bool(results),
     }
+
+
+# --- issue 15: a course published from the authoring page joins the campaign as an elective ----
+
+def add_elective(url: str, course_id: str, *, actor: str, client: str | None = None,
+                 today: date | None = None) -> tuple[str, list[str]] | None:
+    """Offer the published course ``course_id`` as an elective to each of its audiences in the
+    current campaign (:func:`current_campaign`), unless that audience already has it (required or
+    elective: an existing plan entry is never downgraded). Returns (campaign name, audience labels
+    added), or None when there is no campaign. Audited as ``campaign_elective``."""
+    from grading.records import audit
+    from grading.records.models import Audience
+
+    with session_scope(url) as s:
+        course = s.get(Course, course_id)
+        camp = current_campaign(s, today or date.today())
+        if course is None or camp is None:
+            return None
+        have = {row.audience for row in s.scalars(select(CampaignCourse).where(
+            CampaignCourse.campaign_id == camp.id, CampaignCourse.course_id == course_id))}
+        added = []
+        for code in course.audiences or []:
+            try:
+                aud = Audience(code)
+            except ValueError:
+                continue
+            if aud in have:
+                continue
+            s.add(CampaignCourse(campaign_id=camp.id, course_id=course_id, audience=aud, required=False))
+            added.append(AUDIENCE_LABELS[aud])
+        if added:
+            audit.add(s, actor=actor, action="campaign_elective", client=client, target=course_id,
+                      detail={"campaign": camp.id, "course": course_id, "audience": "、".join(added)})
+        return camp.name, added
+
+
+def course_exists(url: str, course_id: str) -> bool:
+    """Whether a course of that id was ever published (a new workspace course must not take it)."""
+    with session_scope(url) as s:
+        return s.get(Course, course_id) is not None

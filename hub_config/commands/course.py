@@ -1,4 +1,4 @@
-"""``xuefa course validate|publish|bank export|bank import`` and ``xuefa campaign load``."""
+"""``xuefa course validate|publish|new|bank export|bank import`` and ``xuefa campaign load``."""
 
 from __future__ import annotations
 
@@ -63,19 +63,36 @@ def validate(courses: tuple[str, ...], quick: bool) -> None:
 
 @course.command("publish")
 @click.argument("courses", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Publish every course under courses/.")
+@click.option("--all", "all_", is_flag=True, help="Publish every course (workspace and courses/).")
 @click.option("--skip-validate", is_flag=True, help="Do not run the static checks first.")
 @data_dir_option
 def publish(datadir, courses: tuple[str, ...], all_: bool, skip_validate: bool) -> None:
     """Generate and release COURSE to its audience (nbgrader) and record it.
 
-    Safe to repeat: learners who already fetched the module keep their copy and answers."""
+    A course id with a folder in the trainers' workspace is published from there (always
+    checked first); a folder path or a course only under courses/ from that folder. Safe to repeat: learners who already fetched the module keep their copy and answers."""
     from grading.content.publish import PublishError, publish_course
     from grading.content.validate import validate_course
 
+    from grading.content import workspace
+
     if not courses and not all_:
         raise click.UsageError("give a COURSE id or --all")
-    for path in _course_paths(() if all_ else courses):
+    # a course id with a workspace folder is published from there (what its trainers edited),
+    # never from the shipped copy, which would revert their work
+    in_workspace = set(workspace.course_ids(datadir)) if datadir.workspace.is_dir() else set()
+    names = tuple(sorted(in_workspace | {p.name for p in _course_paths(())})) if all_ else courses
+    for name in [n for n in names if n in in_workspace]:
+        res = workspace.publish(datadir, name, actor=cli_actor(), client="local")
+        if not res["ok"]:
+            for p in res["problems"]:
+                click.echo(f"    {p}")
+            raise click.ClickException(f"{name} 未通过校验，未发布")
+        rep = res["report"]
+        click.echo(f"已发布 published {rep.course_id}（{rep.title}，满分 {rep.max_score:g}，"
+                   f"来自讲师工作区）→ {'、'.join(rep.audience)}")
+    rest = tuple(n for n in names if n not in in_workspace)
+    for path in _course_paths(rest) if rest else []:
         if not skip_validate:
             problems = validate_course(path, execute=False)
             if problems:
@@ -88,6 +105,31 @@ def publish(datadir, courses: tuple[str, ...], all_: bool, skip_validate: bool) 
             raise click.ClickException(str(e)) from e
         click.echo(f"已发布 published {rep.course_id}（{rep.title}，满分 {rep.max_score:g}）→ "
                    f"{'、'.join(rep.audience)}")
+
+
+@course.command("new")
+@click.argument("course_id", metavar="ID")
+@click.option("--title", required=True, help="课程名称 (course title).")
+@click.option("--audience", "audiences", multiple=True, required=True,
+              help="学员类别: 干部, 年轻干部, 政法干警 or 法律明白人 (repeat for several).")
+@click.option("--trainer", "trainers", multiple=True,
+              help="讲师账号 listed on the course (repeat for several); they edit it in JupyterLab.")
+@data_dir_option
+def new(datadir, course_id: str, title: str, audiences: tuple[str, ...], trainers: tuple[str, ...]) -> None:
+    """Create course ID in the trainers' workspace from the template (not yet published)."""
+    from grading.content import workspace
+    from grading.records import migrate
+
+    datadir.ensure()
+    migrate.upgrade(datadir.records_db_url)
+    try:
+        path = workspace.new_course(datadir, course_id, title, list(audiences), list(trainers),
+                                    actor=cli_actor(), client="local")
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"已新建课程 {course_id}（{title}）→ {path}")
+    if trainers:
+        click.echo(f"讲师 {'、'.join(trainers)} 下次开启学习空间时，可在 JupyterLab 的“{workspace.LINK_DIR}/{course_id}”中编写。")
 
 
 @course.group("bank")

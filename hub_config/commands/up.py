@@ -115,6 +115,18 @@ def print_demo_banner(port: int, ip: str, scheme: str = "http") -> None:
     click.echo("")
 
 
+def _publish_workspace_step(datadir) -> str:
+    """``--demo``'s course step: the shipped courses published from their workspace folders
+    (only those changed since the last start), so a restart never reverts trainers' edits."""
+    from grading.content import workspace
+    from grading.content.courses import course_dirs
+
+    shipped = [d.name for d in course_dirs()]
+    done = workspace.publish_workspace(datadir, only=shipped)
+    return (f"演示课程 demo courses (workspace): 已发布 published {len(done)}, "
+            f"未变化 unchanged {len(shipped) - len(done)}")
+
+
 @click.command("up")
 @click.option("--port", type=int, default=8000, show_default=True, envvar="XUEFA_PORT",
               show_envvar=True, help="Public port.")
@@ -145,11 +157,22 @@ def up(datadir, port: int, ip: str, demo: bool, ssl_cert: Path | None,
     datadir.ensure()
     migrate.upgrade(datadir.records_db_url)
     click.echo(f"data dir: {datadir.root}")
+    from grading.content import workspace
+
+    seeded = workspace.seed(datadir)  # shipped courses, once: trainers' edits are never overwritten
+    if seeded:
+        click.echo(f"course workspace: {len(seeded)} shipped course(s) copied to {datadir.workspace}")
     if demo:
         from hub_config import demo as demo_steps
 
         click.echo("演示数据 / demo data:")
-        demo_steps.run(datadir, echo=click.echo)
+        # the demo courses are published from the workspace, as their trainers edited them
+        for step in demo_steps.STEPS:
+            if step is demo_steps.publish_demo_courses:
+                step = _publish_workspace_step
+            summary = step(datadir)
+            if summary:
+                click.echo(f"  - {summary}")
     if os.geteuid() != 0:
         click.secho("WARNING: not root: every learner's server runs as your own user, learners are "
                     "not isolated from each other (警告：未以 root 运行，学员之间没有隔离).",

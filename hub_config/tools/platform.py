@@ -170,6 +170,11 @@ class Platform:
             pass
         for name in names:
             subprocess.run(["userdel", name], capture_output=True)
+        # course workspaces' groups (one per course a listed trainer has started a server for)
+        from grading.content.workspace import platform_groups
+
+        for group in platform_groups(self.datadir.root):
+            subprocess.run(["groupdel", group], capture_output=True)
         return names
 
 
