@@ -1,7 +1,7 @@
 """Browser fixtures: one real ``xuefa up --demo`` for the browser tests, driven by headless Chromium.
 
 ``platform`` (package scope: starting it publishes every shipped course, a minute or more;
-test_journeys runs first, test_units_admin after it on the same platform) starts the platform exactly as an administrator's first try does
+test_authoring runs first, then test_journeys and test_units_admin on the same platform) starts the platform exactly as an administrator's first try does
 (``xuefa up --demo``: demo roster, demo courses published, demo campaign loaded) on a free
 loopback port with a throwaway data dir (:class:`hub_config.tools.platform.Platform`: start-up wait,
 the admin API token, clean stop), as the integration fixture's :class:`Hub`.

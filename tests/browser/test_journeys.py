@@ -539,7 +539,8 @@ def test_trainer_lab_validate_publish(platform, browser, shot):
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:
-        login_first_time(page, platform.url, "trainer1", shot, "trainer")
+        # test_authoring (same platform, earlier) may have logged trainer1 in already
+        login(page, platform.url, "trainer1", shot, "trainer")
         page.wait_for_selector(".jp-LabShell", timeout=PAGE_TIMEOUT)
         page.get_by_role("menuitem", name="文件").wait_for(timeout=PAGE_TIMEOUT)
         page.get_by_text("启动页").first.wait_for(timeout=PAGE_TIMEOUT)
