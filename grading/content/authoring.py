@@ -64,16 +64,15 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from pydantic import ValidationError
 
-from grading.content.bank import LETTERS, QID_RE, BankQuestion, _problem_field, normalise_key
+from grading.content.bank import LETTERS, QID_RE, BankQuestion, _nbg, _problem_field, normalise_key
 from grading.content.bankxlsx import (
     _ENGLISH_FIELD,
     _TAG_SPLIT,
-    FALSE_WORDS,
     NO_WORDS,
     PARTIAL_TO_ZH,
-    TRUE_WORDS,
     YES_WORDS,
     ZH_TO_PARTIAL,
+    parse_key,
 )
 from grading.content.courses import ASSIGNMENT, TYPE_LABELS_ZH, _validation_problems
 
@@ -143,18 +142,10 @@ def is_question(text: str) -> bool:
 
 
 def _parse_key(qtype: str, text: str) -> Any:
-    text = text.strip()
-    if qtype == "truefalse":
-        word = unicodedata.normalize("NFKC", text).upper().rstrip("。.")
-        if word in TRUE_WORDS:
-            return True
-        if word in FALSE_WORDS:
-            return False
-        raise ValueError(f"判断题的答案“{text}”应为 对 或 错")
-    if qtype == "fill":
-        return [[v.strip() for v in re.split(r"[|｜]", blank)] for blank in re.split(r"[；;]", text)]
+    if qtype in ("truefalse", "fill"):
+        return parse_key(qtype, text)
     # letters: full-width Ａ and separators (A、B、D / B→C→A→D) as trainers type them
-    return _KEY_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    return _KEY_SEPARATORS.sub("", unicodedata.normalize("NFKC", text.strip())).upper()
 
 
 def parse_question(text: str, *, default_id: str, where: str = "") -> dict | None:
@@ -371,14 +362,6 @@ def question_code(item: dict, mode: str = "practice") -> tuple[str, str | None]:
     test = (f"### BEGIN HIDDEN TESTS\nxf.grade({item['id']!r},\n         key={item['key']!r},\n"
             f"         explanation={item['explanation']!r})\n### END HIDDEN TESTS")
     return src, test
-
-
-def _nbg(grade_id: str, *, grade: bool = False, points: float | None = None) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": True, "schema_version": 3,
-            "solution": False, "task": False}
-    if points is not None:
-        meta["points"] = points
-    return {"nbgrader": meta}
 
 
 def _calls(src: str) -> list[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,10 +270,12 @@ class _Problems:
         return [line for _, line in sorted(self._found, key=lambda f: f[0])]
 
 
-def _parse_key(qtype: str, raw: Any) -> Any:
+def parse_key(qtype: str, raw: Any) -> Any:
+    """An answer as typed (a cell of the workbook, a line of a Markdown question): 对/错 words for
+    true/false, ``；``-separated blanks of ``|``-separated variants for fill-ins, else the text."""
     text = _text(raw)
     if qtype == "truefalse":
-        word = text.upper()
+        word = unicodedata.normalize("NFKC", text).upper().rstrip("。.")
         if word in TRUE_WORDS:
             return True
         if word in FALSE_WORDS:
@@ -320,7 +323,7 @@ def _read_row(row: _Row, problems: _Problems, sub: bool) -> None:
         row.bad = True
     else:
         try:
-            entry["key"] = _parse_key(qtype, c.get("答案"))
+            entry["key"] = parse_key(qtype, c.get("答案"))
         except ValueError as e:
             problems.add(row.n, "答案", str(e))
             row.bad = True
