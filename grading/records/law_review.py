@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -167,10 +167,14 @@ def _leaders(s: Session, panel: LawReviewPanel, learner_id: int | None = None) -
     camp = s.get(Campaign, panel.campaign_id)
     audiences = select(CampaignCourse.audience).where(
         CampaignCourse.campaign_id == panel.campaign_id, CampaignCourse.course_id == panel.course_id)
+    # a report belongs to the campaign it was handed in during: last year's panel must not grow
+    # when this year's reports arrive, nor this year's count last year's
     start = datetime.combine(camp.start, datetime.min.time()) if camp is not None else datetime.min
+    end = (datetime.combine(camp.end + timedelta(days=1), datetime.min.time())
+           if camp is not None and camp.end is not None else datetime.max)
     submitted = select(Result.learner_id).where(
         Result.course_id == panel.course_id, Result.assignment == ASSIGNMENT,
-        Result.outcome.in_(COUNTED), Result.submitted_at >= start)
+        Result.outcome.in_(COUNTED), Result.submitted_at >= start, Result.submitted_at < end)
     q = select(Learner).where(Learner.active.is_(True), Learner.audience.in_(audiences),
                               Learner.id.in_(submitted))
     if learner_id is not None:

@@ -14,8 +14,10 @@ explicit choice, ``deactivate_missing=``:
              in the villages or elsewhere;
 ``"all"``    everyone missing from the file (the file is the whole city).
 
-Either way the last active 管理员 is never deactivated: when the import would leave no active
-administrator, the missing administrators stay active (``ImportReport.kept_admins``).
+Either way the last active platform-wide 管理员 is never deactivated: when the import would
+leave no active administrator without a 管理范围 (a unit administrator sees only their unit and
+cannot repair the platform), the missing platform-wide administrators stay active
+(``ImportReport.kept_admins``).
 """
 
 from __future__ import annotations
@@ -360,11 +362,12 @@ def _deactivate_missing(s, rows: list[RosterRow], existing: dict[str, Learner],
         leaving = []
     s.flush()  # role changes from the file count in the admin check below
     admins_left = s.scalar(select(func.count()).select_from(Learner).where(
-        Learner.active.is_(True), Learner.role == Role.admin,
+        Learner.active.is_(True), Learner.role == Role.admin, Learner.admin_scope_unit_id.is_(None),
         Learner.username.not_in(leaving) if leaving else true()))
     if not admins_left:
-        # the platform must keep someone who can repair it: missing admins stay
-        report.kept_admins = [u for u in leaving if existing[u].role == Role.admin]
+        # the platform must keep someone who can repair it: missing platform-wide admins stay
+        report.kept_admins = [u for u in leaving if existing[u].role == Role.admin
+                              and existing[u].admin_scope_unit_id is None]
         leaving = [u for u in leaving if u not in report.kept_admins]
     for username in leaving:
         existing[username].active = False

@@ -56,14 +56,15 @@ def url(records_url):
         s.add(camp)
         s.flush()
         ids = {x.username: x.id for x in s.query(Learner)}
-        # ganbu1 and ganbu2 handed in the report; ganbu3 only before the campaign; mingbai1 is
-        # not in the plan's audience
-        for who, when, outcome in [("ganbu1", datetime(2026, 11, 20), "needs_manual"),
-                                   ("ganbu2", datetime(2026, 11, 21), "ok"),
-                                   ("ganbu3", datetime(2026, 10, 1), "ok"),
-                                   ("mingbai1", datetime(2026, 11, 20), "ok")]:
+        # ganbu1 and ganbu2 handed in the report; ganbu3 only before the campaign and after it
+        # ended (next year's report); mingbai1 is not in the plan's audience
+        for who, when, outcome, attempt in [("ganbu1", datetime(2026, 11, 20), "needs_manual", 1),
+                                            ("ganbu2", datetime(2026, 11, 21), "ok", 1),
+                                            ("ganbu3", datetime(2026, 10, 1), "ok", 1),
+                                            ("ganbu3", datetime(2027, 1, 1), "ok", 2),
+                                            ("mingbai1", datetime(2026, 11, 20), "ok", 1)]:
             s.add(Result(learner_id=ids[who], course_id="shufa", assignment="module",
-                         submitted_at=when, outcome=outcome))
+                         submitted_at=when, outcome=outcome, attempt=attempt))
     law_review.store_panel(records_url, "c2026", REVIEW)
     return records_url
 

@@ -234,6 +234,19 @@ def test_the_last_administrator_is_never_deactivated(records_url, tmp_path):
     assert report.deactivated == ["boss"] and report.kept_admins == []
 
 
+def test_a_unit_administrator_does_not_count_as_the_last_administrator(records_url, tmp_path):
+    import_roster(write_csv(tmp_path / "a.csv", PEOPLE, "utf-8"), records_url)
+    with session_scope(records_url) as s:  # a township's administrator, elsewhere in the city
+        town = s.scalar(select(Learner.unit_id).where(Learner.username == "lisi"))
+        s.add(Learner(username="townadm", name="镇管理员", unit_id=town, audience="cadre",
+                      role="admin", admin_scope_unit_id=town))
+    # the office's file without boss: boss is the last administrator who can see the whole city
+    clerk = [["clerk1", "办事员", "海安市/市委依法治市办", "干部", "学员", "", "Init-pass-8"]]
+    report = import_roster(write_csv(tmp_path / "b.csv", clerk, "utf-8"), records_url,
+                           deactivate_missing="units")
+    assert report.deactivated == [] and report.kept_admins == ["boss"]
+
+
 def test_initial_passwords_file_writes_names_as_text(records_url, tmp_path):
     rows = [["evil", "=cmd|' /C calc'!A0", "海安市/城东镇", "干部", "学员", "", ""],
             ["plus", "+1+1", "海安市/城东镇", "干部", "学员", "", ""],
