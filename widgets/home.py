@@ -2,9 +2,9 @@
 feedback, the URLs of the learner's pages.
 
 The 我的学习 page itself is plain HTML rendered by the learner's server without a kernel
-(``hub_config.home.page``, ``hub_config.home.server_ext``); its 开始学习 runs
-:func:`fetch_module` in a short-lived process: nbgrader fetch into ``~/<course_id>/module/``,
-never over an existing copy (the learner's answers live there).
+(``hub_config.home.page``, ``hub_config.home.server_ext``); its 开始学习 fetches in a
+short-lived process (:mod:`widgets.exchange_files`) into ``~/<course_id>/module/``, never over
+an existing copy (the learner's answers live there).
 """
 
 from __future__ import annotations
@@ -44,10 +44,16 @@ def _exchange(course_id: str, kind: str):
 
 
 def fetch_module(course_id: str) -> Path:
-    """nbgrader fetch_assignment into ``~/<course_id>/module`` unless it is already there."""
+    """nbgrader's fetch_assignment into ``~/<course_id>/module`` unless it is already there
+    (the platform's exchange, ``XUEFA_EXCHANGE``, read by :mod:`widgets.exchange_files`; else
+    nbgrader itself, configured by its own config files)."""
     dest = module_dir(course_id)
     if dest.is_dir() and any(dest.glob("*.ipynb")):
         return dest
+    if os.environ.get("XUEFA_EXCHANGE"):
+        from widgets.exchange_files import fetch
+
+        return fetch(course_id, ASSIGNMENT, Path(os.environ["XUEFA_EXCHANGE"]), home_dir())
     _exchange(course_id, "FetchAssignment").start()
     if not dest.is_dir():
         raise RuntimeError("课程尚未发布，请联系讲师")

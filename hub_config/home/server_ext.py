@@ -15,18 +15,20 @@ home, and learners would no longer need a server at login, which the start queue
 ``xuefa load`` are built around.
 
 The page asks the records service with tornado's non-blocking client (the server's event loop
-keeps serving the learner's quiz page meanwhile). 开始学习 runs nbgrader in a short-lived
-subprocess: importing nbgrader (and ipywidgets through :mod:`widgets`) into the server would keep
-~40 MB in it for the rest of the session, for one click per module.
+keeps serving the learner's quiz page meanwhile). 开始学习 fetches in a short-lived subprocess
+(:mod:`widgets.exchange_files`, run as a file, standard library only), so nothing of it stays
+in the server for the rest of the session, for one click per module.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import re
 import sys
+from pathlib import Path
 from urllib.parse import quote
 
 from jupyter_server.base.handlers import JupyterHandler
@@ -40,9 +42,10 @@ from hub_config.home.page import PAGE_PATH, Links, home_dir, render_page
 COURSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 RECORDS_TIMEOUT = 20.0  # seconds: the page says so and offers 刷新 rather than spinning
 FETCH_TIMEOUT = 180.0
-FETCH_CODE = ("import sys\n"
-              "from widgets.home import fetch_module\n"
-              "fetch_module(sys.argv[1])\n")
+# widgets/exchange_files.py run as a file: importing the widgets package (ipywidgets) or
+# nbgrader would be most of the process (found without importing the package)
+EXCHANGE_SCRIPT = str(Path(importlib.util.find_spec("widgets").submodule_search_locations[0],
+                           "exchange_files.py"))
 NO_SERVICE = "无法连接学习记录服务（不在平台环境中运行）"
 BUSY = "暂时无法读取学习记录（网络或服务繁忙），请稍后刷新页面"
 START_FAILED = "课程准备失败，请稍后重试；如仍失败，请联系讲师。"
@@ -100,12 +103,13 @@ class StartHandler(_Base):
         page = self.links().page()
         if not COURSE_ID.match(course_id):
             raise web.HTTPError(404)
+        request = json.dumps({"action": "fetch", "course": course_id, "home": str(home_dir())})
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", FETCH_CODE, course_id, cwd=str(home_dir()),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            sys.executable, "-P", EXCHANGE_SCRIPT, cwd=str(home_dir()),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
         try:
-            _, err = await asyncio.wait_for(proc.communicate(), FETCH_TIMEOUT)
+            _, err = await asyncio.wait_for(proc.communicate(request.encode()), FETCH_TIMEOUT)
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()

@@ -60,9 +60,14 @@ def server(tmp_path_factory):
     records = ThreadingHTTPServer(("127.0.0.1", 0), Records)
     threading.Thread(target=records.serve_forever, daemon=True).start()
     home = tmp_path_factory.mktemp("home")
+    exchange = tmp_path_factory.mktemp("exchange")
+    released = exchange / "pingtai_rumen" / "outbound" / "module"
+    released.mkdir(parents=True)
+    (released / "assessment.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, '
+                                               '"nbformat_minor": 5}')
     port = free_port()
     env = {**os.environ, "JUPYTER_CONFIG_PATH": str(LEARNER_CONFIG), "JUPYTER_PATH": str(JUPYTER_DATA),
-           "XUEFA_HOME": str(home), "JUPYTERHUB_API_TOKEN": SERVER_TOKEN,
+           "XUEFA_HOME": str(home), "JUPYTERHUB_API_TOKEN": SERVER_TOKEN, "XUEFA_EXCHANGE": str(exchange),
            "XUEFA_RECORDS_URL": f"http://127.0.0.1:{records.server_port}/services/records/"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
@@ -79,7 +84,7 @@ def server(tmp_path_factory):
             assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()[-2000:]
             time.sleep(0.3)
     try:
-        yield base, seen
+        yield base, seen, home
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -96,7 +101,7 @@ def _get(url: str):
 
 
 def test_page_is_served_by_the_server_with_its_token(server):
-    base, seen = server
+    base, seen, _ = server
     status, headers, page = _get(f"{base}/xuefa/learning?token=t0k")
     assert status == 200, page[:500]
     assert headers["Content-Type"].startswith("text/html") and headers["Cache-Control"] == "no-store"
@@ -111,7 +116,7 @@ def test_page_is_served_by_the_server_with_its_token(server):
 
 
 def test_old_voila_address_redirects(server):
-    base, _ = server
+    base, _, _ = server
     status, headers, _ = _get(f"{base}/voila/render/%E6%88%91%E7%9A%84%E5%AD%A6%E4%B9%A0.ipynb?token=t0k")
     assert status == 302 and headers["Location"].endswith("/xuefa/learning")
 
@@ -121,7 +126,7 @@ def test_start_needs_the_xsrf_token(server):
     site's form, without the page's _xsrf, is refused."""
     import http.cookiejar
 
-    base, _ = server
+    base, _, _ = server
     jar = http.cookiejar.CookieJar()
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
     browser.open(f"{base}/xuefa/learning?token=t0k", timeout=60).read()  # logs in: a cookie
@@ -140,7 +145,30 @@ def test_start_needs_the_xsrf_token(server):
 
 
 def test_learners_server_loads_only_what_they_use(server):
-    base, _ = server
+    base, _, _ = server
     for path in ("lab", "tree", "api/terminals", "nbgrader_version", "lsp/status"):
         status, _, _ = _get(f"{base}/{path}?token=t0k")
         assert status == 404, path
+
+
+def test_start_fetches_the_module_once_and_never_over_the_learners_copy(server):
+    """开始学习 fetches in a short-lived process (widgets/exchange_files.py): the module lands in
+    the learner's home, a second click keeps their answers, an unreleased course says failed."""
+    base, _, home = server
+
+    def start(course: str) -> str:
+        req = urllib.request.Request(f"{base}/xuefa/learning/start/{course}?token=t0k", data=b"",
+                                     method="POST")
+        with pytest.raises(urllib.error.HTTPError) as e:  # 303 is not followed
+            urllib.request.build_opener(_NoRedirect).open(req, timeout=120)
+        assert e.value.code == 303
+        return e.value.headers["Location"]
+
+    assert "ready=pingtai_rumen" in start("pingtai_rumen")
+    notebook = home / "pingtai_rumen" / "module" / "assessment.ipynb"
+    assert json.loads(notebook.read_text())["nbformat"] == 4
+    notebook.write_text("学员的作答")
+    assert "ready=pingtai_rumen" in start("pingtai_rumen")
+    assert notebook.read_text() == "学员的作答"
+    assert "failed=xianfa" in start("xianfa")
+    assert not (home / "xianfa" / "module").exists()

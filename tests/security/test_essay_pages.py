@@ -86,10 +86,7 @@ def essay(target):
     from hub_config.tools import bench
     from hub_config.tools.platform import wait_for
     from grading.records import results
-    try:  # 提交's helper (moved out of widgets.submit by the light-submit work)
-        from widgets.exchange_submit import write_essays
-    except ImportError:
-        from widgets.submit import write_essays
+    from widgets.exchange_files import write_essays
 
     add_people(target)
     nb_dir = bench.learner_copy(target.datadir, "shufa", LEARNER)

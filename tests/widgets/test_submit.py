@@ -91,7 +91,7 @@ def test_receipt_names_questions_not_files():
 
 
 def test_quiz_kernel_imports_no_nbgrader():
-    """提交 hands in from a short-lived process (widgets.exchange_submit): a quiz kernel that
+    """提交 hands in from a short-lived process (widgets/exchange_files.py): a quiz kernel that
     imports the widgets holds neither nbgrader nor nbformat (~55 MB) for as long as the page
     stays open."""
     import subprocess
