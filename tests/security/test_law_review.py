@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -33,6 +33,7 @@ MARK = uuid.uuid4().hex[:8]
 REPORT = f"本人述法报告{MARK}：带头学法，重大决策均经合法性审查。{HOSTILE}"
 COMMENTS = {"admin1": f"管理员意见{MARK}<b>加粗</b>", "trainer1": f"讲师意见{MARK}：事例具体",
             "learner2": f"评议人意见{MARK}：整改要落实"}
+HANDED_IN = datetime(2026, 11, 20, 8)  # during the campaign: a report counts for the campaign it came in
 SCORES = {"admin1": ["40", "50"], "trainer1": ["30", "40"], "learner2": ["20", "30"]}  # 90, 70, 50
 
 
@@ -45,7 +46,7 @@ def hand_in(datadir, username: str, text: str):
 
     from grading.grader.rebuild import escape_text
     from grading.records.db import session_scope
-    from grading.records.models import Learner, Result, utcnow
+    from grading.records.models import Learner, Result
 
     root = datadir.course_root("shufa")
     nb = nbformat.read(str(root / "release" / "module" / "assessment.ipynb"), as_version=4)
@@ -61,7 +62,7 @@ def hand_in(datadir, username: str, text: str):
             Result.learner_id == learner.id, Result.course_id == "shufa")) or 0) + 1
         s.add(Result(learner_id=learner.id, course_id="shufa", assignment="module", attempt=attempt,
                      score=6, max_score=100, outcome="needs_manual", message="简答题待讲师评阅",
-                     submitted_at=utcnow()))
+                     submitted_at=HANDED_IN))
 
 
 @pytest.fixture(scope="module")
