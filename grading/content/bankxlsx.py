@@ -23,6 +23,8 @@ import os
 import re
 import tempfile
 import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,11 +217,18 @@ def export_xlsx(bank: Bank, path: str | Path) -> Path:
         ws.column_dimensions[get_column_letter(c)].width = widths.get(name, 16)
     ws.freeze_panes = "B2"
     _guide(wb)
+    return save_private(path, ".xlsx", wb.save)
+
+
+def save_private(path: str | Path, suffix: str, save: Callable[[str], Any]) -> Path:
+    """``save(tmp)`` then rename to ``path``, 0600 (an exported bank holds the keys), so a
+    reader never sees half a file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".bank-", suffix=".xlsx", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".bank-", suffix=suffix, dir=path.parent)
     try:
         os.close(fd)
-        wb.save(tmp)
+        save(tmp)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
@@ -256,11 +265,12 @@ class _Row:
 class _Problems:
     """Problems found row by row and then bank-wide, listed in sheet order for the trainer."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: str = "") -> None:
         self._found: list[tuple[int, str]] = []
+        self._table = table  # what "第N行" counts in, when not the only sheet (a Word table)
 
     def add(self, row: int | None, column: str, msg: str) -> None:
-        where = f"第{row}行 " if row else ""
+        where = f"{self._table}第{row}行 " if row else ""
         line = f"{where}[{column}] {msg}"
         if all(line != seen for _, seen in self._found):
             self._found.append((row or 0, line))
@@ -376,9 +386,9 @@ def _read_row(row: _Row, problems: _Problems, sub: bool) -> None:
     row.entry = entry
 
 
-def _headers(ws, problems: _Problems) -> dict[str, int]:
+def _headers(header: tuple, problems: _Problems) -> dict[str, int]:
     cols: dict[str, int] = {}
-    for c, cell in enumerate(next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ()), 1):
+    for c, cell in enumerate(header, 1):
         name = _text(cell).replace(" ", "")
         if not name:
             continue
@@ -415,33 +425,58 @@ def _map_problem(where: str, msg: str, rows_by_id: dict[str, _Row],
     problems.add(row.n if row else None, column, _ENGLISH_FIELD.sub("", msg))
 
 
+def check_zip(path: str | Path, what: str, max_bytes: int = 64 * 1024 * 1024, max_entries: int = 2000,
+              error: type[BankXlsxError] = BankXlsxError) -> None:
+    """Refuse an Office file (a zip) that would unpack to more than ``max_bytes``: a few
+    hundred kB of upload can otherwise inflate to gigabytes in the hub's memory. zipfile
+    reads no member past the size its header states, so the headers are the budget."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        raise error(path, [f"[文件] 无法读取：请上传{what}"]) from None
+    if len(infos) > max_entries or sum(i.file_size for i in infos) > max_bytes:
+        raise error(path, [f"[文件] 文件解压后超过 {max_bytes // (1024 * 1024)} MB，无法导入"])
+
+
 def import_xlsx(path: str | Path) -> Bank:
     """The bank in workbook ``path``; :class:`BankXlsxError` lists every problem, by row and
     column, if any row is wrong (nothing is returned then)."""
     path = Path(path)
-    problems = _Problems()
+    if not path.exists():
+        raise BankXlsxError(path, ["[文件] 文件不存在"])
+    unreadable = "Excel 的 .xlsx 文件（不支持 .xls、.csv 或 WPS 的 .et）"
+    check_zip(path, unreadable)
     try:
         # not data_only: a formula cell is read as its text (=1+1 stays "=1+1"), never evaluated
         wb = load_workbook(path, read_only=True, data_only=False)
-    except FileNotFoundError:
-        raise BankXlsxError(path, ["[文件] 文件不存在"]) from None
     except Exception:  # noqa: BLE001 (zip, XML and openpyxl errors all mean "not a workbook we can read")
-        raise BankXlsxError(path, ["[文件] 无法读取：请上传 Excel 的 .xlsx 文件（不支持 .xls、.csv 或 WPS 的 .et）"]) from None
+        raise BankXlsxError(path, [f"[文件] 无法读取：请上传{unreadable}"]) from None
     try:
         ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        cols = _headers(ws, problems)
-        if problems.lines:
-            raise BankXlsxError(path, problems.lines)
-        rows: list[_Row] = []
-        for n, values in enumerate(ws.iter_rows(min_row=2, values_only=True), 2):
-            if len(rows) >= MAX_ROWS:
-                raise BankXlsxError(path, [f"第{n}行 [题号] 题目超过 {MAX_ROWS} 行，请拆分题库"])
-            cells = {name: values[c - 1] if c - 1 < len(values) else None for name, c in cols.items()}
-            if all(_text(v) == "" for v in cells.values()):
-                continue
-            rows.append(_Row(n, cells, qid=_text(cells.get("题号")), case=_text(cells.get("所属案例"))))
+        values = ws.iter_rows(values_only=True)
+        return import_rows(path, next(values, ()), enumerate(values, 2))
     finally:
         wb.close()
+
+
+def import_rows(path: str | Path, header: tuple, numbered_rows: Iterable[tuple[int, tuple]],
+                table: str = "") -> Bank:
+    """The bank in a table laid out as the workbook's sheet: ``header`` is its first row,
+    ``numbered_rows`` (row number as the trainer sees it, cell values) the rest. ``table`` names
+    the table in messages when it is not a sheet (``Word 表格`` → ``Word 表格第3行 [答案] …``)."""
+    problems = _Problems(table)
+    cols = _headers(header, problems)
+    if problems.lines:
+        raise BankXlsxError(path, problems.lines)
+    rows: list[_Row] = []
+    for n, values in numbered_rows:
+        if len(rows) >= MAX_ROWS:
+            raise BankXlsxError(path, [f"{table}第{n}行 [题号] 题目超过 {MAX_ROWS} 行，请拆分题库"])
+        cells = {name: values[c - 1] if c - 1 < len(values) else None for name, c in cols.items()}
+        if all(_text(v) == "" for v in cells.values()):
+            continue
+        rows.append(_Row(n, cells, qid=_text(cells.get("题号")), case=_text(cells.get("所属案例"))))
 
     top: list[_Row] = []
     rows_by_id: dict[str, _Row] = {}
@@ -497,7 +532,7 @@ def import_xlsx(path: str | Path) -> Bank:
             for where, msg in e.problems:
                 _map_problem(where, msg, rows_by_id, subs_by_id, problems)
     if problems.lines or bank is None:
-        raise BankXlsxError(path, problems.lines or ["[题号] 表格中没有题目"])
+        raise BankXlsxError(path, problems.lines or [f"{table}[题号] 表格中没有题目"])
     return bank
 
 
@@ -559,10 +594,16 @@ def bank_yaml(bank: Bank, source: str = "") -> str:
 
 
 def import_into_course(course_dir: str | Path, xlsx: str | Path, *, dry_run: bool = False) -> ImportReport:
-    """Replace ``course_dir/bank.yaml`` by the bank in ``xlsx``, atomically and only when the whole
-    workbook is valid and the course's blueprint can still draw papers from it."""
+    """Replace ``course_dir/bank.yaml`` by the bank in ``xlsx`` (a workbook, or a Word document
+    when it ends in ``.docx``), atomically and only when the whole file is valid and the course's
+    blueprint can still draw papers from it."""
     course_dir = Path(course_dir)
-    bank = import_xlsx(xlsx)
+    if Path(xlsx).suffix.lower() == ".docx":
+        from grading.content.bankdocx import import_docx
+
+        bank = import_docx(xlsx)
+    else:
+        bank = import_xlsx(xlsx)
     spec = load_course(course_dir)
     if spec.blueprint is not None:
         short = check_blueprint(bank, spec.blueprint, spec.points)

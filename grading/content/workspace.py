@@ -54,7 +54,8 @@ WORKSPACE_MODE = 0o711  # trainers pass through to their course folders; nobody 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 MAX_ENTRIES = 5000
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # one bank workbook
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # one bank workbook or Word document
+NO_BANK_FILE = "请选择要导入的题库文件（Excel 的 .xlsx 或 Word 的 .docx）"
 ACCESS_FILE = ".access.json"  # last trainers lists read from valid course.yaml files (root only)
 AUDIENCE_CHOICES = ("干部", "年轻干部", "政法干警", "法律明白人")
 GROUP_PART = "ws-"
@@ -821,7 +822,8 @@ def save_statutes(datadir: DataDir, course_id: str, versions: dict[str, str]) ->
 
 
 def import_bank(datadir: DataDir, course_id: str, data: bytes, filename: str = "题库.xlsx"):
-    """Replace the course's bank.yaml by the uploaded workbook when all of it is valid.
+    """Replace the course's bank.yaml by the uploaded workbook (or Word document, by its name's
+    ``.docx``) when all of it is valid.
     Returns the :class:`grading.content.bankxlsx.ImportReport`; raises BankXlsxError (row-by-row
     problems, nothing written), FormatError, UnsafeWorkspace or ValueError."""
     from grading.content.bank import BANK_FILE
@@ -830,10 +832,11 @@ def import_bank(datadir: DataDir, course_id: str, data: bytes, filename: str = "
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValueError(f"文件超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     if not data:
-        raise ValueError("请选择要导入的 Excel 题库文件（.xlsx）")
+        raise ValueError(NO_BANK_FILE)
     with snapshot_dir(datadir, course_id) as snap:
         safe_name = re.sub(r"[^\w.\-]+", "_", Path(filename or "bank.xlsx").name)[:80] or "bank.xlsx"
-        if not safe_name.lower().endswith(".xlsx"):
+        # the name only chooses the reader (Word or Excel); anything else is read as a workbook
+        if not safe_name.lower().endswith((".xlsx", ".docx")):
             safe_name += ".xlsx"
         upload = snap.parent / safe_name
         upload.write_bytes(data)
@@ -849,9 +852,21 @@ def import_bank(datadir: DataDir, course_id: str, data: bytes, filename: str = "
     return report
 
 
-def export_bank(datadir: DataDir, course_id: str) -> tuple[bytes, int]:
-    """The course's bank as an .xlsx workbook (the empty template when there is none yet)."""
+def _title(datadir: DataDir, course_id: str) -> str:
+    """course.yaml's title, or the id while course.yaml is unreadable."""
+    try:
+        data = yaml.safe_load(read_file(datadir, course_id, "course.yaml", 1024 * 1024))
+        title = data.get("title") if isinstance(data, dict) else None
+    except (FileNotFoundError, UnsafeWorkspace, yaml.YAMLError):
+        title = None
+    return title if isinstance(title, str) and title.strip() else course_id
+
+
+def export_bank(datadir: DataDir, course_id: str, fmt: str = "xlsx") -> tuple[bytes, int]:
+    """The course's bank as an .xlsx workbook or (``fmt="docx"``) a Word document; the empty
+    template when there is none yet."""
     from grading.content.bank import BANK_FILE, Bank, parse_bank
+    from grading.content.bankdocx import export_docx
     from grading.content.bankxlsx import export_xlsx
 
     try:
@@ -864,8 +879,11 @@ def export_bank(datadir: DataDir, course_id: str) -> tuple[bytes, int]:
     except yaml.YAMLError:
         raise ValueError("bank.yaml 格式有误，请在 JupyterLab 中修正后再导出") from None
     with tempfile.TemporaryDirectory(prefix="xuefa-bank-") as tmp:
-        out = Path(tmp) / "bank.xlsx"
-        export_xlsx(bank, out)
+        out = Path(tmp) / f"bank.{fmt}"
+        if fmt == "docx":
+            export_docx(bank, out, title=f"{_title(datadir, course_id)} 题库")
+        else:
+            export_xlsx(bank, out)
         return out.read_bytes(), len(bank.questions)
 
 

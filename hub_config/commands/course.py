@@ -134,27 +134,32 @@ def new(datadir, course_id: str, title: str, audiences: tuple[str, ...], trainer
 
 @course.group("bank")
 def bank() -> None:
-    """A course's question bank (题库) as an Excel workbook."""
+    """A course's question bank (题库) as an Excel workbook or a Word document."""
 
 
 @bank.command("export")
 @click.argument("course_name", metavar="COURSE")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The .xlsx file to write (it holds the keys: created 0600).")
+              help="The .xlsx (or .docx) file to write (it holds the keys: created 0600).")
 def bank_export(course_name: str, output: Path) -> None:
-    """Write COURSE's bank.yaml as an .xlsx workbook (a course without one: the empty template)."""
+    """Write COURSE's bank.yaml as an .xlsx workbook, or a Word document when OUTPUT ends in
+    .docx (a course without one: the empty template)."""
     from grading.content.bank import BANK_FILE, Bank, load_bank
+    from grading.content.bankdocx import export_docx
     from grading.content.bankxlsx import export_xlsx
-    from grading.content.courses import FormatError
+    from grading.content.courses import FormatError, load_course
 
     (path,) = _course_paths((course_name,))
     try:
         b = load_bank(path) if (path / BANK_FILE).exists() else Bank([])
-        export_xlsx(b, output)
+        if output.suffix.lower() == ".docx":
+            export_docx(b, output, title=f"{load_course(path).title} 题库")
+        else:
+            export_xlsx(b, output)
     except (FormatError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"已导出 {path.name} 题库 {len(b.questions)} 道题 → {output}"
-               + ("" if b.questions else "（空题库：模板和一道示例题）"))
+               + ("" if b.questions else "（空题库：模板和示例题）"))
 
 
 @bank.command("import")
@@ -162,7 +167,8 @@ def bank_export(course_name: str, output: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check FILE and show what would change; write nothing.")
 def bank_import(course_name: str, file: Path, dry_run: bool) -> None:
-    """Replace COURSE's bank.yaml by the bank in FILE (.xlsx), only if the whole file is valid."""
+    """Replace COURSE's bank.yaml by the bank in FILE (.xlsx, or .docx: see
+    grading/content/bankdocx.py), only if the whole file is valid."""
     from grading.content.bankxlsx import BankXlsxError, import_into_course
     from grading.content.courses import FormatError
 

@@ -210,7 +210,7 @@ class AuthorBankHandler(AuthorPage):
         files = self.request.files.get("bank") or []
         if not files:
             self.set_status(400)
-            return await self.render_course(user, cid, section="bank", errors=["请选择要导入的 Excel 题库文件（.xlsx）"])
+            return await self.render_course(user, cid, section="bank", errors=[workspace.NO_BANK_FILE])
         upload = files[0]
         try:
             report = await off_loop(functools.partial(
@@ -236,20 +236,24 @@ class AuthorBankHandler(AuthorPage):
 
 
 class AuthorBankExportHandler(AuthorPage):
-    """导出题库（Excel）."""
+    """导出题库: Excel (bank.xlsx) or Word (bank.docx)."""
+
+    MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+    NAME = {"xlsx": "题库.xlsx", "docx": "题库.docx"}
 
     @web.authenticated
-    async def get(self, cid: str):
+    async def get(self, cid: str, fmt: str):
         user, _ = await self.require_course(cid)
         try:
-            data, _n = await off_loop(workspace.export_bank, self.datadir, cid)
+            data, _n = await off_loop(workspace.export_bank, self.datadir, cid, fmt)
         except (workspace.UnsafeWorkspace, ValueError) as e:
             self.set_status(400)
             errors = e.problems if isinstance(e, workspace.UnsafeWorkspace) else [str(e)]
             return await self.render_course(user, cid, section="bank", errors=errors)
-        self.set_header("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        self.set_header("Content-Disposition", f"attachment; filename={cid}-bank.xlsx; filename*=UTF-8''"
-                        f"{url_escape(cid + '-题库.xlsx', plus=False)}")
+        self.set_header("Content-Type", self.MIME[fmt])
+        self.set_header("Content-Disposition", f"attachment; filename={cid}-bank.{fmt}; filename*=UTF-8''"
+                        f"{url_escape(cid + '-' + self.NAME[fmt], plus=False)}")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.finish(data)
 
@@ -343,7 +347,7 @@ HANDLERS = [
     (r"/xuefa/author", AuthorHandler),
     (rf"/xuefa/author/{_ID}", AuthorCourseHandler),
     (rf"/xuefa/author/{_ID}/bank", AuthorBankHandler),
-    (rf"/xuefa/author/{_ID}/bank\.xlsx", AuthorBankExportHandler),
+    (rf"/xuefa/author/{_ID}/bank\.(xlsx|docx)", AuthorBankExportHandler),
     (rf"/xuefa/author/{_ID}/statutes", AuthorStatutesHandler),
     (rf"/xuefa/author/{_ID}/validate", AuthorValidateHandler),
     (rf"/xuefa/author/{_ID}/preview", AuthorPreviewHandler),

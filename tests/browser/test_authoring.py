@@ -55,7 +55,7 @@ TRAINER = "trainer1"
 OTHER_TRAINER = ["trainer2", "周讲师", "海安市/市司法局", "政法干警", "讲师", "", DEMO_PASSWORD]
 # names, files and products a trainer works with: data, not prose
 NOT_PROSE = [COURSE_ID, "lesson1.ipynb", "assessment.ipynb", "course.yaml", "bank.yaml", "statutes.yaml",
-             "source/module", "JupyterLab", "Markdown", "Excel", "xlsx", "ABCD", "xingzheng_fuyi", TRAINER, OTHER_TRAINER[0], LEARNER, "l1_q1", "l1_q2",
+             "source/module", "JupyterLab", "Markdown", "Excel", "xlsx", "Word", "docx", "ABCD", "xingzheng_fuyi", TRAINER, OTHER_TRAINER[0], LEARNER, "l1_q1", "l1_q2",
              *[q["id"] for q in QUESTIONS]]
 SHEET_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

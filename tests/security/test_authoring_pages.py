@@ -59,7 +59,8 @@ def authoring(target):
         subprocess.run(["groupdel", g], capture_output=True, check=False)
 
 
-URLS_GET = ["", f"/{COURSE}", f"/{COURSE}/bank.xlsx", f"/{COURSE}/preview?as=learner", f"/{COURSE}/preview?as=trainer"]
+URLS_GET = ["", f"/{COURSE}", f"/{COURSE}/bank.xlsx", f"/{COURSE}/bank.docx", f"/{COURSE}/preview?as=learner",
+            f"/{COURSE}/preview?as=trainer"]
 URLS_POST = ["", f"/{COURSE}/bank", f"/{COURSE}/statutes", f"/{COURSE}/validate", f"/{COURSE}/publish"]
 
 
@@ -84,7 +85,7 @@ def test_a_trainer_not_listed_gets_403_on_the_course(target, authoring):
     t2 = authoring["t2"]
     listing = _get(target, t2, "")
     assert listing.status_code == 200 and COURSE not in listing.text
-    for path in URLS_GET[1:] + ["/no_such_course", "/no_such_course/bank.xlsx"]:
+    for path in URLS_GET[1:] + ["/no_such_course", "/no_such_course/bank.xlsx", "/no_such_course/bank.docx"]:
         path = path.split("?")[0]
         r = _get(target, t2, path, **({"as": "trainer"} if "preview" in path else {}))
         assert r.status_code == 403, (path, r.status_code)
@@ -154,8 +155,9 @@ def test_links_to_root_only_files_are_refused_on_publish_and_export(target, auth
     bank.unlink()
     bank.symlink_to("/etc/shadow")
     try:
-        r = _get(target, t1, f"/{COURSE}/bank.xlsx")
-        assert r.status_code == 400 and "root:" not in r.text and not r.content.startswith(b"PK")
+        for fmt in ("xlsx", "docx"):
+            r = _get(target, t1, f"/{COURSE}/bank.{fmt}")
+            assert r.status_code == 400 and "root:" not in r.text and not r.content.startswith(b"PK"), fmt
     finally:
         bank.unlink()
         workspace.write_file(target.datadir, COURSE, "bank.yaml", saved)
@@ -187,6 +189,32 @@ def test_import_validate_publish_is_audited(target, authoring, tmp_path):
     assert rows, "publish from the page left no audit row"
     listing = _get(target, t1, "")
     assert "已发布" in listing.text
+
+
+def test_a_hostile_word_file_reads_nothing_and_changes_nothing(target, authoring, tmp_path):
+    """导入题库 with Word: an external entity naming a file only root reads, a zip bomb and an
+    old .doc (each under a path-like name) are refused with a Chinese reason and leave bank.yaml
+    as it was; the page's own Word export imports back as no change."""
+    from grading.content import workspace
+    from tests.courses.test_bankdocx import hostile_files
+
+    t1 = authoring["t1"]
+    before = workspace.read_file(target.datadir, COURSE, "bank.yaml")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("XF-SECRET-7731")
+    secret.chmod(0o600)
+    for name, path in hostile_files(tmp_path, secret).items():
+        r = _post(target, t1, f"/{COURSE}/bank",
+                  files={"bank": (f"../../{name}.docx", path.read_bytes(), "application/octet-stream")})
+        assert r.status_code == 400 and "xf-errors" in r.text and "题库未作任何修改" in r.text, (name, r.text[-2000:])
+        assert "XF-SECRET" not in r.text
+    assert workspace.read_file(target.datadir, COURSE, "bank.yaml") == before
+    r = _get(target, t1, f"/{COURSE}/bank.docx")
+    assert r.status_code == 200 and "wordprocessingml" in r.headers["Content-Type"]
+    assert "attachment" in r.headers["Content-Disposition"]
+    r = _post(target, t1, f"/{COURSE}/bank", files={"bank": ("题库.docx", r.content, "application/octet-stream")})
+    assert r.status_code == 200 and "题库没有变化" in r.text, r.text[-2000:]
+    assert workspace.read_file(target.datadir, COURSE, "bank.yaml") == before
 
 
 def _stopped(target, name: str) -> None:
