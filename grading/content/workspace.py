@@ -37,7 +37,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import yaml
 
@@ -890,6 +890,8 @@ def export_bank(datadir: DataDir, course_id: str, fmt: str = "xlsx") -> tuple[by
 def _shown(item: dict, trainer: bool) -> dict:
     keep = ("id", "type", "stem", "scenario", "options", "points", "questions", "slot")
     out = {k: item[k] for k in keep if k in item}
+    if item.get("type") == "fill" and isinstance(item.get("key"), list):
+        out["blanks"] = len(item["key"])  # how many boxes to answer in; not what goes in them
     if isinstance(out.get("questions"), list):
         out["questions"] = [_shown(q, trainer) for q in out["questions"] if isinstance(q, dict)]
     if trainer:
@@ -948,6 +950,54 @@ def preview(datadir: DataDir, course_id: str, *, trainer: bool, seed: int | None
         return {"title": spec.title, "lessons": lessons, "paper": paper, "paper_error": paper_error,
                 "problems": problems if trainer else [], "assessment": spec.assessment.title,
                 "points": spec.points}
+
+
+PRACTICE_TYPES = ("single", "multiple", "truefalse", "fill", "ordering")
+MAX_ANSWER_CHARS = 4000
+
+
+def check_practice(datadir: DataDir, course_id: str, lesson_file: str, qid: str, answer: Any) -> dict:
+    """学员预览's 核对答案: ``answer`` (the stored shape a learner's widget saves: ``"B"``,
+    ``"ACD"``, ``true``, ``["六十日"]``, ``"CABD"``) to question ``qid`` of the lesson in
+    course.yaml whose file is ``lesson_file``, scored by the widgets' own
+    :func:`widgets.model.score`; returns what the learner's practice shows after checking.
+    Raises ValueError (zh) for a lesson or question that is not there."""
+    import nbformat
+
+    from grading.content.authoring import preview_blocks
+    from grading.content.courses import ASSIGNMENT, FormatError, load_course
+    from widgets import model  # the scoring learners' kernels run, not a copy of it
+
+    if len(json.dumps(answer, ensure_ascii=False)) > MAX_ANSWER_CHARS:
+        raise ValueError("答案过长")
+    with snapshot_dir(datadir, course_id) as snap:
+        try:
+            spec = load_course(snap)
+        except FormatError:
+            raise ValueError("course.yaml 有误，请先校验") from None
+        lesson = next((ls for ls in spec.lessons if ls.file == lesson_file), None)
+        if lesson is None:
+            raise ValueError("没有这个课时")
+        try:
+            nb = nbformat.reads((snap / "source" / ASSIGNMENT / lesson.file).read_text(encoding="utf-8"),
+                                as_version=4)
+        except Exception:  # noqa: BLE001 - any unreadable notebook: the same answer
+            raise ValueError(f"{lesson.file}：缺少或不是有效的笔记本文件") from None
+        item = next((b["item"] for b in preview_blocks(nb, notebook=lesson.file)
+                     if b.get("kind") == "question" and b["item"].get("id") == qid), None)
+    if item is None or item.get("type") not in PRACTICE_TYPES:
+        raise ValueError("课时中没有这道练习题（可能刚被修改，请刷新预览）")
+    try:
+        q = model.Question(type=item["type"], id=item["id"], stem=item.get("stem", ""),
+                           options=item.get("options") or [], key=item.get("key"),
+                           points=float(item.get("points", 1)), explanation=item.get("explanation", ""),
+                           legal_basis=item.get("legal_basis", ""), partial=item.get("partial") or "none")
+        s = model.score(q, answer)
+    except (ValueError, TypeError):  # a code-cell question the checks would flag: they say what
+        raise ValueError("这道题的写法有误，请先“校验”查看原因") from None
+    return {"correct": bool(s.correct), "points": s.points, "max_points": s.max_points,
+            "explanation": q.explanation if isinstance(q.explanation, str) else "",
+            "legal_basis": q.legal_basis, "answered": answer not in (None, "", []) and not s.problems}
 
 
 def _strip_tmp(msg: str, snap: Path) -> str:

@@ -16,6 +16,7 @@ and the hub never runs a trainer's code: 校验 is the static checks only.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -310,7 +311,33 @@ class AuthorPreviewHandler(AuthorPage):
             return await self.render_course(user, cid, section="preview", errors=e.problems)
         self.finish(await self.render_template("xuefa_author_preview.html", **self.page_ns(
             cid=cid, p=data, trainer=trainer, md=render_markdown, key_text=key_text,
-            type_labels=TYPE_LABELS_ZH)))
+            type_labels=TYPE_LABELS_ZH, practice_types=workspace.PRACTICE_TYPES)))
+
+
+class AuthorPracticeCheckHandler(AuthorPage):
+    """学员预览's 核对答案 (POST lesson, qid, answer as JSON): the practice feedback as JSON."""
+
+    @web.authenticated
+    async def post(self, cid: str):
+        await self.require_course(cid)
+        try:
+            answer = json.loads(self.get_body_argument("answer", "null"))
+        except ValueError:
+            return self._json({"error": "答案格式无效"}, 400)
+        try:
+            result = await off_loop(functools.partial(
+                workspace.check_practice, self.datadir, cid, self.get_body_argument("lesson", ""),
+                self.get_body_argument("qid", ""), answer))
+        except workspace.UnsafeWorkspace as e:
+            return self._json({"error": "；".join(e.problems)}, 400)
+        except ValueError as e:  # check_practice's own, in Chinese
+            return self._json({"error": str(e)}, 400)
+        self._json(result)
+
+    def _json(self, data: dict, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(data, ensure_ascii=False))
 
 
 class AuthorPublishHandler(AuthorPage):
@@ -348,6 +375,7 @@ HANDLERS = [
     (rf"/xuefa/author/{_ID}", AuthorCourseHandler),
     (rf"/xuefa/author/{_ID}/bank", AuthorBankHandler),
     (rf"/xuefa/author/{_ID}/bank\.(xlsx|docx)", AuthorBankExportHandler),
+    (rf"/xuefa/author/{_ID}/preview/check", AuthorPracticeCheckHandler),
     (rf"/xuefa/author/{_ID}/statutes", AuthorStatutesHandler),
     (rf"/xuefa/author/{_ID}/validate", AuthorValidateHandler),
     (rf"/xuefa/author/{_ID}/preview", AuthorPreviewHandler),

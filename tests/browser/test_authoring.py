@@ -311,12 +311,25 @@ def previews(page, url: str) -> None:
         assert q["stem"][:20] in body, q["id"]
         assert q["explanation"] not in markup, f"{q['id']}: 解析 in the learner preview"
     # the questions as learners meet them: no 答案, 解析 or 法律依据 beside any question
-    boxes = " ".join(page.locator(".xf-question").all_inner_texts())
+    boxes = " ".join(page.locator(".xf-question").all_inner_texts()).replace("核对答案", "")
     assert boxes and not re.search("答案|解析|法律依据", boxes), boxes[:3000]
     # (some 判断题 state the rule itself: their 解析 is their stem)
     leaked = [q["id"] for q in QUESTIONS if q["explanation"] in markup
               and not any(q["explanation"] in x["stem"] for x in QUESTIONS)]
     assert not leaked, f"bank 解析 in the learner preview: {leaked}"
+    # practice as a learner does: a wrong answer, then the right one, scored by the server
+    q1 = page.locator(".xf-question[data-qid=l1_q1]")
+    q1.locator("input[value=A]").check()
+    q1.get_by_role("button", name="核对答案").click()
+    q1.locator(".xf-feedback", has_text="回答错误").wait_for()
+    q1.locator("input[value=C]").check()
+    q1.get_by_role("button", name="核对答案").click()
+    q1.locator(".xf-feedback", has_text="回答正确").wait_for()
+    assert LESSON_QUESTIONS[0]["explanation"] in q1.locator(".xf-feedback").inner_text()
+    q2 = page.locator(".xf-question[data-qid=l1_q2]")
+    q2.locator("input[value=false]").check()
+    q2.get_by_role("button", name="核对答案").click()
+    q2.locator(".xf-feedback", has_text="回答正确").wait_for()
     no_english(page)
     guide_shot(page, "07-preview-learner", page.get_by_text(LESSON_QUESTIONS[0]["stem"][:20]).first)
 

@@ -168,6 +168,31 @@ def test_preview_hides_keys_from_the_learner_view(dd, tmp_path):
     assert all("key" in p and "explanation" in p for p in trainer["paper"])
 
 
+def test_practice_in_the_learner_preview_is_scored_on_the_server(dd):
+    """学员预览's 核对答案: the lesson's question scored by widgets.model.score with the key the
+    page never had; any other lesson, question or answer shape is a Chinese refusal."""
+    ws.new_course(dd, "lianxi_ke", "练习课程", ["干部"], ["trainer1"])
+    lesson = ws.preview(dd, "lianxi_ke", trainer=True)["lessons"][0]
+    items = [b["item"] for b in lesson["blocks"] if b["kind"] == "question"]
+    q = next(i for i in items if i["type"] == "single")
+    wrong = next(c for c in "ABCD" if c != q["key"])
+    right = ws.check_practice(dd, "lianxi_ke", lesson["file"], q["id"], q["key"])
+    assert right["correct"] and right["points"] == right["max_points"] and right["answered"]
+    assert right["explanation"] == q["explanation"] and right["legal_basis"] == q["legal_basis"]
+    bad = ws.check_practice(dd, "lianxi_ke", lesson["file"], q["id"], wrong)
+    assert not bad["correct"] and bad["points"] == 0
+    for odd in ({"x": 1}, [[["A"]]], 12, "Z", None, True):
+        r = ws.check_practice(dd, "lianxi_ke", lesson["file"], q["id"], odd)
+        assert not r["correct"] and not r["answered"], odd
+    for lesson_file, qid in (("../../../etc/passwd", q["id"]), ("course.yaml", q["id"]),
+                             (lesson["file"], "no_such_q"), (lesson["file"], "../x")):
+        with pytest.raises(ValueError) as e:
+            ws.check_practice(dd, "lianxi_ke", lesson_file, qid, "A")
+        assert "课时" in str(e.value) or "练习题" in str(e.value)
+    with pytest.raises(ValueError, match="答案过长"):
+        ws.check_practice(dd, "lianxi_ke", lesson["file"], q["id"], "A" * 5000)
+
+
 def test_the_hub_refuses_links_devices_and_hard_links_in_a_workspace(dd, tmp_path):
     path = ws.new_course(dd, "xianjing", "陷阱课程", ["干部"], ["trainer1"])
     secret = tmp_path / "secret.txt"

@@ -61,7 +61,8 @@ def authoring(target):
 
 URLS_GET = ["", f"/{COURSE}", f"/{COURSE}/bank.xlsx", f"/{COURSE}/bank.docx", f"/{COURSE}/preview?as=learner",
             f"/{COURSE}/preview?as=trainer"]
-URLS_POST = ["", f"/{COURSE}/bank", f"/{COURSE}/statutes", f"/{COURSE}/validate", f"/{COURSE}/publish"]
+URLS_POST = ["", f"/{COURSE}/bank", f"/{COURSE}/statutes", f"/{COURSE}/validate", f"/{COURSE}/publish",
+             f"/{COURSE}/preview/check"]
 
 
 def test_a_learner_gets_403_on_every_authoring_url(target, authoring):
@@ -133,6 +134,30 @@ def test_hostile_text_is_escaped_in_the_pages_and_preview(target, authoring):
     assert "解析&lt;script" not in learner_view  # 解析 only in the trainer's view
     trainer_view = _get(target, t1, f"/{COURSE}/preview", **{"as": "trainer"}).text
     assert "解析&lt;script" in trainer_view and "法律依据" in trainer_view
+
+
+def test_practice_checks_answer_json_and_read_only_the_course_lessons(target, authoring):
+    """学员预览's 核对答案: the feedback is JSON (the page shows it as text), a lesson outside
+    course.yaml's list or a made-up question is a Chinese 400, and the key never comes back for
+    a wrong answer beyond what a learner's practice shows (解析, 法律依据)."""
+    from grading.content import workspace
+
+    t1 = authoring["t1"]
+    lesson = workspace.preview(target.datadir, COURSE, trainer=True)["lessons"][0]
+    q = next(b["item"] for b in lesson["blocks"] if b["kind"] == "question" and b["item"]["type"] == "single")
+    wrong = next(c for c in "ABCD" if c != q["key"])
+    r = _post(target, t1, f"/{COURSE}/preview/check", {"lesson": lesson["file"], "qid": q["id"],
+                                                        "answer": f'"{wrong}"'})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json"), r.text[:500]
+    assert r.json()["correct"] is False and "key" not in r.json()
+    r = _post(target, t1, f"/{COURSE}/preview/check", {"lesson": lesson["file"], "qid": q["id"],
+                                                        "answer": f'"{q["key"]}"'})
+    assert r.json()["correct"] is True
+    for lesson_file, qid, answer in (("../../../../etc/shadow", q["id"], '"A"'), ("bank.yaml", q["id"], '"A"'),
+                                     (lesson["file"], "nope", '"A"'), (lesson["file"], q["id"], "{not json")):
+        r = _post(target, t1, f"/{COURSE}/preview/check", {"lesson": lesson_file, "qid": qid, "answer": answer})
+        assert r.status_code == 400 and r.headers["Content-Type"].startswith("application/json"), r.text[:500]
+        assert re.search(r"[\u4e00-\u9fff]", r.json()["error"]) and "root:" not in r.text
 
 
 def test_links_to_root_only_files_are_refused_on_publish_and_export(target, authoring):
