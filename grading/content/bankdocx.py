@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grading.content.authoring import _TAG_LINE, TAGS, UNSUPPORTED_TAGS, AuthoringError, parse_question, question_markdown
+from grading.content.authoring import UNSUPPORTED_TAGS, AuthoringError, _tag, parse_question, question_markdown
 from grading.content.bank import Bank, parse_bank
 from grading.content.bankxlsx import (
     _ENGLISH_FIELD,
@@ -107,7 +107,7 @@ class _TextReader:
     """Paragraph lines in, questions out (see the module's docstring for what it reads)."""
 
     problems: list[str]
-    items: list[tuple[str, dict]]
+    items: list[dict]
     section: str | None = None
     section_label: str = ""
     section_points: str = ""
@@ -133,12 +133,10 @@ class _TextReader:
             each = _EACH_POINTS.search(heading.group(2) or "")
             self.section_points, self.section_reported, self.expected = (each.group(1) if each else ""), False, None
             return
-        tag = _TAG_LINE.match(text)
-        if tag:
-            inner = (tag.group(1) if tag.group(1) is not None else tag.group(2)).strip()
-            if re.split(r"[\s:：]+", inner, maxsplit=1)[0] in (*TAGS, *UNSUPPORTED_TAGS):
-                self._start(text, tag.group(3), numbered=False)
-                return
+        tagged = _tag(text)
+        if tagged is not None:
+            self._start(text, tagged[2], numbered=False)
+            return
         numbered = _NUMBERED.match(text) if self.section else None
         if numbered and (self.current is None or self.current.numbered):
             n = int(numbered.group(1) or numbered.group(2))
@@ -170,7 +168,7 @@ class _TextReader:
             self.problems.extend(f"{w} {m}" for w, m in e.problems)
             return
         if entry is not None:
-            self.items.append((q.label, entry))
+            self.items.append(entry)
             self.labels.setdefault(entry["id"], q.label)
 
 
@@ -191,7 +189,7 @@ def import_docx(path: str | Path) -> Bank:
         raise BankDocxError(path, [f"[文件] 无法读取：请上传{UNREADABLE}"]) from None
 
     problems: list[str] = []
-    items: list[tuple[str, dict]] = []
+    items: list[dict] = []
     reader = _TextReader(problems, items)
     tables = 0
     for block in blocks:
@@ -214,7 +212,7 @@ def import_docx(path: str | Path) -> Bank:
             problems.extend(e.lines)
             continue
         for q in bank.questions:
-            items.append((where, q))
+            items.append(q)
             reader.labels.setdefault(q["id"], where)
     reader.flush()
 
@@ -223,7 +221,7 @@ def import_docx(path: str | Path) -> Bank:
                         "或写在“一、单项选择题”这样的标题下并编号（1. 2. 3.），案例分析题写成表格")
     if not problems:
         try:
-            return parse_bank({"questions": [q for _, q in items]}, path)
+            return parse_bank({"questions": items}, path)
         except FormatError as e:
             for where, msg in e.problems:
                 qid = where.split(".")[0]

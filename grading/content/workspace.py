@@ -901,16 +901,27 @@ def _shown(item: dict, trainer: bool) -> dict:
     return out
 
 
+def _lesson_notebook(snap: Path, lesson_file: str) -> Any:
+    """A lesson's notebook in a snapshot; ValueError (zh) when it is missing or not a notebook."""
+    import nbformat
+
+    from grading.content.courses import ASSIGNMENT
+
+    try:
+        return nbformat.reads((snap / "source" / ASSIGNMENT / lesson_file).read_text(encoding="utf-8"),
+                              as_version=4)
+    except Exception:  # noqa: BLE001 - any unreadable notebook: the same message
+        raise ValueError(f"{lesson_file}：缺少或不是有效的笔记本文件") from None
+
+
 def preview(datadir: DataDir, course_id: str, *, trainer: bool, seed: int | None = None) -> dict:
     """What the preview page shows: the course title, each lesson's blocks (keys only when
     ``trainer``) and one paper drawn from the bank by the blueprint (a random seed)."""
     import random
 
-    import nbformat
-
     from grading.content.authoring import preview_blocks
     from grading.content.bank import BANK_FILE, BlueprintError, draw, load_bank
-    from grading.content.courses import ASSIGNMENT, FormatError, load_course
+    from grading.content.courses import FormatError, load_course
 
     with snapshot_dir(datadir, course_id) as snap:
         try:
@@ -921,11 +932,10 @@ def preview(datadir: DataDir, course_id: str, *, trainer: bool, seed: int | None
         lessons = []
         problems: list[str] = []
         for lesson in spec.lessons:
-            path = snap / "source" / ASSIGNMENT / lesson.file
             try:
-                nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-            except Exception:  # noqa: BLE001 - shown as a problem of that lesson
-                problems.append(f"{lesson.file}：缺少或不是有效的笔记本文件")
+                nb = _lesson_notebook(snap, lesson.file)
+            except ValueError as e:  # shown as a problem of that lesson
+                problems.append(str(e))
                 continue
             blocks = []
             for b in preview_blocks(nb, notebook=lesson.file):
@@ -962,11 +972,10 @@ def check_practice(datadir: DataDir, course_id: str, lesson_file: str, qid: str,
     course.yaml whose file is ``lesson_file``, scored by the widgets' own
     :func:`widgets.model.score`; returns what the learner's practice shows after checking.
     Raises ValueError (zh) for a lesson or question that is not there."""
-    import nbformat
-
     from grading.content.authoring import preview_blocks
-    from grading.content.courses import ASSIGNMENT, FormatError, load_course
+    from grading.content.courses import FormatError, load_course
     from widgets import model  # the scoring learners' kernels run, not a copy of it
+    from widgets.paper import to_question
 
     if len(json.dumps(answer, ensure_ascii=False)) > MAX_ANSWER_CHARS:
         raise ValueError("答案过长")
@@ -978,20 +987,13 @@ def check_practice(datadir: DataDir, course_id: str, lesson_file: str, qid: str,
         lesson = next((ls for ls in spec.lessons if ls.file == lesson_file), None)
         if lesson is None:
             raise ValueError("没有这个课时")
-        try:
-            nb = nbformat.reads((snap / "source" / ASSIGNMENT / lesson.file).read_text(encoding="utf-8"),
-                                as_version=4)
-        except Exception:  # noqa: BLE001 - any unreadable notebook: the same answer
-            raise ValueError(f"{lesson.file}：缺少或不是有效的笔记本文件") from None
+        nb = _lesson_notebook(snap, lesson.file)
         item = next((b["item"] for b in preview_blocks(nb, notebook=lesson.file)
                      if b.get("kind") == "question" and b["item"].get("id") == qid), None)
     if item is None or item.get("type") not in PRACTICE_TYPES:
         raise ValueError("课时中没有这道练习题（可能刚被修改，请刷新预览）")
     try:
-        q = model.Question(type=item["type"], id=item["id"], stem=item.get("stem", ""),
-                           options=item.get("options") or [], key=item.get("key"),
-                           points=float(item.get("points", 1)), explanation=item.get("explanation", ""),
-                           legal_basis=item.get("legal_basis", ""), partial=item.get("partial") or "none")
+        q = to_question(item)
         s = model.score(q, answer)
     except (ValueError, TypeError):  # a code-cell question the checks would flag: they say what
         raise ValueError("这道题的写法有误，请先“校验”查看原因") from None
